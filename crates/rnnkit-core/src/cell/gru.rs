@@ -1,0 +1,139 @@
+//! GRU cell, gate order r, z, n (PyTorch), in both published forms.
+//!
+//! reset_after = true (PyTorch, cuDNN, Keras 2 default; arXiv:1406.1078 v1):
+//!   r = σ(W_ir x + b_ir + W_hr h + b_hr)      z = σ(W_iz x + b_iz + W_hz h + b_hz)
+//!   n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+//!   h' = (1 − z) ⊙ n + z ⊙ h
+//! reset_after = false (Cho et al. arXiv v3; TF.js, ONNX default linear_before_reset = 0):
+//!   n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)        (r, z, h' as above)
+//! The two give different numbers for the same weights.
+//!
+//! Sizes: gates (rows, 3H); h, h_prev, hn_lin (rows, H); w_hh (3H, H); P = H.
+
+use super::{add_bias_rows, zero};
+use crate::real::{sigmoid, Real};
+
+/// h: (rows, H) out. hn_lin: (rows, H) out, W_hn h + b_hn (reset_after only; else empty).
+/// gates: (rows, 3H) in: x·W_ihᵀ + b_ih; out: r, z, n after their nonlinearities.
+/// hh: (rows, 3H) scratch for the recurrent product. h_prev: (rows, H).
+#[allow(clippy::too_many_arguments)]
+pub fn gru_step_forward<T: Real>(
+    h: &mut [T],
+    hn_lin: &mut [T],
+    gates: &mut [T],
+    hh: &mut [T],
+    h_prev: &[T],
+    w_hh: &[T],
+    b_hh: Option<&[T]>,
+    reset_after: bool,
+    rows: usize,
+    hidden: usize,
+) {
+    let g3 = 3 * hidden;
+    zero(&mut hh[..rows * g3]);
+    if reset_after {
+        T::gemm_nt(hh, g3, h_prev, hidden, w_hh, hidden, rows, g3, hidden);
+        add_bias_rows(hh, b_hh, rows, g3);
+    } else {
+        // r and z first: n needs r ⊙ h before its product.
+        T::gemm_nt(hh, g3, h_prev, hidden, w_hh, hidden, rows, 2 * hidden, hidden);
+        add_bias_rows(hh, b_hh, rows, g3);
+    }
+    for r in 0..rows {
+        for j in 0..hidden {
+            let gi = r * g3;
+            let rg = sigmoid(gates[gi + j] + hh[gi + j]);
+            let zg = sigmoid(gates[gi + hidden + j] + hh[gi + hidden + j]);
+            gates[gi + j] = rg;
+            gates[gi + hidden + j] = zg;
+            if reset_after {
+                hn_lin[r * hidden + j] = hh[gi + 2 * hidden + j];
+            } else {
+                // h is free until the end of the step: borrow it for r ⊙ h.
+                h[r * hidden + j] = rg * h_prev[r * hidden + j];
+            }
+        }
+    }
+    if !reset_after {
+        // hh's n block already holds b_hn; add W_hn (r ⊙ h).
+        T::gemm_nt(&mut hh[2 * hidden..], g3, h, hidden, &w_hh[2 * hidden * hidden..], hidden, rows, hidden, hidden);
+    }
+    for r in 0..rows {
+        for j in 0..hidden {
+            let gi = r * g3;
+            let k = r * hidden + j;
+            let rg = gates[gi + j];
+            let zg = gates[gi + hidden + j];
+            let n = if reset_after {
+                (gates[gi + 2 * hidden + j] + rg * hh[gi + 2 * hidden + j]).tanh()
+            } else {
+                (gates[gi + 2 * hidden + j] + hh[gi + 2 * hidden + j]).tanh()
+            };
+            gates[gi + 2 * hidden + j] = n;
+            h[k] = (T::ONE - zg) * n + zg * h_prev[k];
+        }
+    }
+}
+
+/// dgates: (rows, 3H) out: dL/d(pre-activation), input side (what W_ih and b_ih see).
+/// dgates_hh: (rows, 3H) out: the recurrent side (what W_hh and b_hh see); with reset_after
+/// its n block is dan ⊙ r, else it equals dgates.
+/// dh_prev: (rows, H) out (=). drh: (rows, H) scratch (reset_after = false only).
+/// dh: (rows, H) total dL/dh'. gates, hn_lin, h_prev: as saved by forward. w_hh: (3H, H).
+#[allow(clippy::too_many_arguments)]
+pub fn gru_step_backward<T: Real>(
+    dgates: &mut [T],
+    dgates_hh: &mut [T],
+    dh_prev: &mut [T],
+    drh: &mut [T],
+    dh: &[T],
+    gates: &[T],
+    hn_lin: &[T],
+    h_prev: &[T],
+    w_hh: &[T],
+    reset_after: bool,
+    rows: usize,
+    hidden: usize,
+) {
+    let g3 = 3 * hidden;
+    for r in 0..rows {
+        for j in 0..hidden {
+            let gi = r * g3;
+            let k = r * hidden + j;
+            let (rg, zg, n) = (gates[gi + j], gates[gi + hidden + j], gates[gi + 2 * hidden + j]);
+            let dn = dh[k] * (T::ONE - zg);
+            let dz = dh[k] * (h_prev[k] - n);
+            let dan = dn * (T::ONE - n * n); // tanh' = 1 − n²
+            dgates[gi + hidden + j] = dz * zg * (T::ONE - zg); // σ' = z(1 − z)
+            dgates[gi + 2 * hidden + j] = dan;
+            dh_prev[k] = dh[k] * zg; // the direct path h → h'
+            if reset_after {
+                let dr = dan * hn_lin[k];
+                dgates[gi + j] = dr * rg * (T::ONE - rg);
+                dgates_hh[gi + j] = dgates[gi + j];
+                dgates_hh[gi + hidden + j] = dgates[gi + hidden + j];
+                dgates_hh[gi + 2 * hidden + j] = dan * rg;
+            }
+        }
+    }
+    if reset_after {
+        // dh_prev merges the direct path with the recurrent product: accumulate.
+        T::gemm_nn(dh_prev, hidden, dgates_hh, g3, w_hh, hidden, rows, hidden, g3);
+        return;
+    }
+    // reset before: W_hn sees r ⊙ h, so d(r ⊙ h) = dan · W_hn feeds both r and h.
+    zero(&mut drh[..rows * hidden]);
+    T::gemm_nn(drh, hidden, &dgates[2 * hidden..], g3, &w_hh[2 * hidden * hidden..], hidden, rows, hidden, hidden);
+    for r in 0..rows {
+        for j in 0..hidden {
+            let gi = r * g3;
+            let k = r * hidden + j;
+            let rg = gates[gi + j];
+            dgates[gi + j] = drh[k] * h_prev[k] * rg * (T::ONE - rg);
+            dh_prev[k] += drh[k] * rg;
+        }
+    }
+    dgates_hh[..rows * g3].copy_from_slice(&dgates[..rows * g3]);
+    // r and z blocks of the recurrent product; again a merge into dh_prev.
+    T::gemm_nn(dh_prev, hidden, dgates, g3, w_hh, hidden, rows, hidden, 2 * hidden);
+}

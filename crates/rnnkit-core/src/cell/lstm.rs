@@ -1,0 +1,116 @@
+//! LSTM cell, gate order i, f, g, o (PyTorch), with optional projection (proj_size = P < H).
+//!
+//!   i = σ(W_ii x + b_ii + W_hi h + b_hi)      f = σ(W_if x + b_if + W_hf h + b_hf)
+//!   g = tanh(W_ig x + b_ig + W_hg h + b_hg)   o = σ(W_io x + b_io + W_ho h + b_ho)
+//!   c' = f ⊙ c + i ⊙ g
+//!   h' = o ⊙ tanh(c')                         then, with a projection: h' = W_hr h'  (no bias)
+//!
+//! Sizes: gates (rows, 4H); c, tanh_c, h_raw (rows, H); h, h_prev (rows, P); w_hh (4H, P);
+//! w_hr (P, H). Without a projection P = H and `h_raw` is unused (empty).
+
+use super::{add_bias_rows, zero};
+use crate::real::{sigmoid, Real};
+
+/// h: (rows, P) out. c, tanh_c: (rows, H) out (saved for backward).
+/// h_raw: (rows, H) out, o ⊙ tanh(c'), only with a projection (else empty).
+/// gates: (rows, 4H) in: x·W_ihᵀ + b_ih; out: i, f, g, o after their nonlinearities.
+/// h_prev: (rows, P). c_prev: (rows, H).
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_step_forward<T: Real>(
+    h: &mut [T],
+    c: &mut [T],
+    tanh_c: &mut [T],
+    h_raw: &mut [T],
+    gates: &mut [T],
+    h_prev: &[T],
+    c_prev: &[T],
+    w_hh: &[T],
+    b_hh: Option<&[T]>,
+    w_hr: Option<&[T]>,
+    rows: usize,
+    hidden: usize,
+    p: usize,
+) {
+    let g4 = 4 * hidden;
+    T::gemm_nt(gates, g4, h_prev, p, w_hh, p, rows, g4, p);
+    add_bias_rows(gates, b_hh, rows, g4);
+    // Without a projection, o ⊙ tanh(c') is h itself.
+    let out: &mut [T] = if w_hr.is_some() { &mut *h_raw } else { &mut *h };
+    for r in 0..rows {
+        let gr = &mut gates[r * g4..(r + 1) * g4];
+        for j in 0..hidden {
+            let i = sigmoid(gr[j]);
+            let f = sigmoid(gr[hidden + j]);
+            let g = gr[2 * hidden + j].tanh();
+            let o = sigmoid(gr[3 * hidden + j]);
+            gr[j] = i;
+            gr[hidden + j] = f;
+            gr[2 * hidden + j] = g;
+            gr[3 * hidden + j] = o;
+            let k = r * hidden + j;
+            let cn = f * c_prev[k] + i * g;
+            let tc = cn.tanh();
+            c[k] = cn;
+            tanh_c[k] = tc;
+            out[k] = o * tc;
+        }
+    }
+    if let Some(w_hr) = w_hr {
+        zero(&mut h[..rows * p]);
+        T::gemm_nt(h, p, h_raw, hidden, w_hr, hidden, rows, p, hidden);
+    }
+}
+
+/// dgates: (rows, 4H) out: dL/d(pre-activation) of i, f, g, o.
+/// dh_prev: (rows, P) out (=). dc_prev: (rows, H) out (=).
+/// dh_raw: (rows, H) scratch, used only with a projection.
+/// dh: (rows, P) total dL/dh'. dc: (rows, H) dL/dc' arriving from step t+1 (or dc_n).
+/// gates, c_prev, tanh_c: as saved by forward. w_hh: (4H, P). w_hr: (P, H).
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_step_backward<T: Real>(
+    dgates: &mut [T],
+    dh_prev: &mut [T],
+    dc_prev: &mut [T],
+    dh_raw: &mut [T],
+    dh: &[T],
+    dc: &[T],
+    gates: &[T],
+    c_prev: &[T],
+    tanh_c: &[T],
+    w_hh: &[T],
+    w_hr: Option<&[T]>,
+    rows: usize,
+    hidden: usize,
+    p: usize,
+) {
+    let g4 = 4 * hidden;
+    // With a projection h' = W_hr h_raw, so dh_raw = dh · W_hr.
+    let dhr: &[T] = match w_hr {
+        Some(w_hr) => {
+            zero(&mut dh_raw[..rows * hidden]);
+            T::gemm_nn(dh_raw, hidden, dh, p, w_hr, hidden, rows, hidden, p);
+            &dh_raw[..rows * hidden]
+        }
+        None => dh,
+    };
+    for r in 0..rows {
+        let gr = &gates[r * g4..(r + 1) * g4];
+        let dr = &mut dgates[r * g4..(r + 1) * g4];
+        for j in 0..hidden {
+            let k = r * hidden + j;
+            let (i, f, g, o) = (gr[j], gr[hidden + j], gr[2 * hidden + j], gr[3 * hidden + j]);
+            let tc = tanh_c[k];
+            let d_o = dhr[k] * tc;
+            // dc' merges the path through h' (tanh' = 1 − tanh²) with the one from step t+1.
+            let dct = dc[k] + dhr[k] * o * (T::ONE - tc * tc);
+            dc_prev[k] = dct * f;
+            // σ' = y(1 − y), tanh' = 1 − y²
+            dr[j] = dct * g * i * (T::ONE - i);
+            dr[hidden + j] = dct * c_prev[k] * f * (T::ONE - f);
+            dr[2 * hidden + j] = dct * i * (T::ONE - g * g);
+            dr[3 * hidden + j] = d_o * o * (T::ONE - o);
+        }
+    }
+    zero(&mut dh_prev[..rows * p]);
+    T::gemm_nn(dh_prev, p, dgates, g4, w_hh, p, rows, p, g4);
+}

@@ -1,0 +1,69 @@
+//! Vanilla (Elman) RNN cell.
+//!
+//!   h' = act(W_ih x + b_ih + W_hh h + b_hh),  act = tanh or relu
+//!
+//! G = 1, P = H. The "gates" buffer holds the pre-activation, then h' itself.
+
+use super::{add_bias_rows, zero};
+use crate::real::Real;
+
+/// gates: (rows, H) in: x·W_ihᵀ + b_ih; out: h'. h: (rows, H) out: h'.
+/// h_prev: (rows, H). w_hh: (H, H). b_hh: (H).
+#[allow(clippy::too_many_arguments)]
+pub fn rnn_step_forward<T: Real>(
+    h: &mut [T],
+    gates: &mut [T],
+    h_prev: &[T],
+    w_hh: &[T],
+    b_hh: Option<&[T]>,
+    relu: bool,
+    rows: usize,
+    hidden: usize,
+) {
+    T::gemm_nt(gates, hidden, h_prev, hidden, w_hh, hidden, rows, hidden, hidden);
+    add_bias_rows(gates, b_hh, rows, hidden);
+    for v in gates[..rows * hidden].iter_mut() {
+        *v = if relu {
+            if *v > T::ZERO {
+                *v
+            } else {
+                T::ZERO
+            }
+        } else {
+            v.tanh()
+        };
+    }
+    h[..rows * hidden].copy_from_slice(&gates[..rows * hidden]);
+}
+
+/// dgates: (rows, H) out: dL/d(pre-activation). dh_prev: (rows, H) out (=).
+/// dh: (rows, H) total dL/dh'. h_new: (rows, H) the saved h'. w_hh: (H, H).
+#[allow(clippy::too_many_arguments)]
+pub fn rnn_step_backward<T: Real>(
+    dgates: &mut [T],
+    dh_prev: &mut [T],
+    dh: &[T],
+    h_new: &[T],
+    w_hh: &[T],
+    relu: bool,
+    rows: usize,
+    hidden: usize,
+) {
+    let n = rows * hidden;
+    for i in 0..n {
+        let y = h_new[i];
+        // tanh' = 1 − y²; relu' = [y > 0]
+        let d_act = if relu {
+            if y > T::ZERO {
+                T::ONE
+            } else {
+                T::ZERO
+            }
+        } else {
+            T::ONE - y * y
+        };
+        dgates[i] = dh[i] * d_act;
+    }
+    zero(&mut dh_prev[..n]);
+    T::gemm_nn(dh_prev, hidden, dgates, hidden, w_hh, hidden, rows, hidden, hidden);
+}

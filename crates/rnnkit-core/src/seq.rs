@@ -1,0 +1,704 @@
+//! BPTT drivers: stacked, bidirectional, variable-length forward and backward over whole
+//! sequences. `seq_forward` fills the cache; `seq_backward` walks the steps in reverse.
+//!
+//! Per layer and direction the input projection of all steps is one GEMM before the time loop,
+//! and the weight gradients are GEMMs over all steps after it: only the recurrent product
+//! runs step by step. Validation happens here, once, before anything is computed.
+
+use crate::cell::gru::{gru_step_backward, gru_step_forward};
+use crate::cell::lstm::{lstm_step_backward, lstm_step_forward};
+use crate::cell::rnn::{rnn_step_backward, rnn_step_forward};
+use crate::cell::{add_bias_rows, zero};
+use crate::config::{CellKind, LayerParams, RnnConfig};
+use crate::error::{checked_product, Error, ErrorCode, Result};
+use crate::packing::Packing;
+use crate::real::Real;
+use std::ops::Range;
+
+/// Buffers of one forward call. Shapes use the letters of the crate docs.
+pub struct SeqBuffers<'a, T> {
+    /// Flat parameters, `RnnConfig::layout()`.
+    pub params: &'a [T],
+    /// (T, B, I), or (B, T, I) if batch_first.
+    pub input: &'a [T],
+    /// (B) lengths in 1..=T, any order; None = every sequence has T steps.
+    pub lengths: Option<&'a [i32]>,
+    /// (L*D, B, P); None = zeros.
+    pub h0: Option<&'a [T]>,
+    /// (L*D, B, H), LSTM only; None = zeros.
+    pub c0: Option<&'a [T]>,
+    /// (T, B, D*P), or (B, T, D*P): written, 0 at padded steps.
+    pub output: &'a mut [T],
+    /// (L*D, B, P): written, each sequence's state after its last valid step.
+    pub h_n: &'a mut [T],
+    /// (L*D, B, H), LSTM only: written if given.
+    pub c_n: Option<&'a mut [T]>,
+    /// `seq_cache_len` values, written for `seq_backward`; None = inference (a scratch cache).
+    pub cache: Option<&'a mut [T]>,
+}
+
+/// Buffers of one backward call. Parameter gradients accumulate; the others are written.
+pub struct SeqGradBuffers<'a, T> {
+    pub params: &'a [T],
+    /// Must equal the lengths given to the forward that wrote `cache`.
+    pub lengths: Option<&'a [i32]>,
+    pub cache: &'a [T],
+    /// dL/doutput, shape of output (padded positions are ignored); None = 0.
+    pub d_output: Option<&'a [T]>,
+    /// dL/dh_n (L*D, B, P); None = 0.
+    pub d_h_n: Option<&'a [T]>,
+    /// dL/dc_n (L*D, B, H), LSTM only; None = 0.
+    pub d_c_n: Option<&'a [T]>,
+    /// Written: shape of input, 0 at padded steps.
+    pub d_input: Option<&'a mut [T]>,
+    /// Written: (L*D, B, P).
+    pub d_h0: Option<&'a mut [T]>,
+    /// Written: (L*D, B, H), LSTM only.
+    pub d_c0: Option<&'a mut [T]>,
+    /// Accumulated (+=): same layout as params.
+    pub d_params: &'a mut [T],
+}
+
+// ---- cache layout ----
+
+/// The cache starts with a header so backward can refuse a cache written for another shape.
+const HEADER: usize = 8;
+const MAGIC: f64 = 7_340_033.0; // exactly representable in f32
+
+/// Per (layer, direction), N packed rows each.
+#[derive(Clone, Debug, Default)]
+struct DirCache {
+    h_prev: Range<usize>, // (N, P)
+    gates: Range<usize>,  // (N, G*H) after activation
+    c_prev: Range<usize>, // (N, H) LSTM
+    c: Range<usize>,      // (N, H) LSTM
+    tanh_c: Range<usize>, // (N, H) LSTM
+    h_raw: Range<usize>,  // (N, H) LSTM with projection
+    hn_lin: Range<usize>, // (N, H) GRU reset_after
+}
+
+#[derive(Clone, Debug)]
+struct LayerCache {
+    start: usize,
+    dirs: Vec<DirCache>,
+    out: Range<usize>, // (N, D*P): this layer's output, the next layer's input
+}
+
+#[derive(Clone, Debug)]
+struct CacheLayout {
+    x0: Range<usize>, // (N, I): packed input
+    layers: Vec<LayerCache>,
+    len: usize,
+}
+
+impl CacheLayout {
+    fn new(cfg: &RnnConfig, rows: usize) -> CacheLayout {
+        let (h, p, gh) = (cfg.hidden_size, cfg.h_out(), cfg.gates() * cfg.hidden_size);
+        let mut at = HEADER;
+        let mut take = |n: usize| {
+            let r = at..at + n;
+            at += n;
+            r
+        };
+        let x0 = take(rows * cfg.input_size);
+        let mut layers = Vec::new();
+        for _ in 0..cfg.num_layers {
+            let start = take(0).start;
+            let mut dirs = Vec::new();
+            for _ in 0..cfg.dirs() {
+                let mut d = DirCache { h_prev: take(rows * p), gates: take(rows * gh), ..Default::default() };
+                let e = take(0);
+                d.c_prev = e.clone();
+                d.c = e.clone();
+                d.tanh_c = e.clone();
+                d.h_raw = e.clone();
+                d.hn_lin = e;
+                if cfg.cell == CellKind::Lstm {
+                    d.c_prev = take(rows * h);
+                    d.c = take(rows * h);
+                    d.tanh_c = take(rows * h);
+                    if cfg.proj_size > 0 {
+                        d.h_raw = take(rows * h);
+                    }
+                }
+                if cfg.cell == CellKind::GruResetAfter {
+                    d.hn_lin = take(rows * h);
+                }
+                dirs.push(d);
+            }
+            let out = take(rows * cfg.dirs() * p);
+            layers.push(LayerCache { start, dirs, out });
+        }
+        CacheLayout { x0, layers, len: at }
+    }
+}
+
+/// Number of values in the cache of one forward with these lengths (None = all seq_len).
+pub fn seq_cache_len(cfg: &RnnConfig, lengths: Option<&[i32]>, seq_len: usize, batch: usize) -> Result<usize> {
+    cfg.validate()?;
+    let pk = Packing::new(lengths, seq_len, batch)?;
+    check_cache_size(cfg, pk.rows)?;
+    Ok(CacheLayout::new(cfg, pk.rows).len)
+}
+
+/// Overflow guard for the cache: rows times the widest per-row total must fit.
+fn check_cache_size(cfg: &RnnConfig, rows: usize) -> Result<()> {
+    let per_row = cfg.input_size
+        + cfg.num_layers * cfg.dirs() * (cfg.h_out() * 2 + (cfg.gates() + 4) * cfg.hidden_size);
+    checked_product("cache", &[rows, per_row]).map(|_| ())
+}
+
+fn header_values(pk: &Packing, lengths: Option<&[i32]>) -> [f64; HEADER] {
+    // A checksum of the lengths in batch order (mod a prime < 2^24 keeps it exact in f32).
+    let mut sum: u64 = 0;
+    for b in 0..pk.batch {
+        let len = lengths.map(|l| l[b] as u64).unwrap_or(pk.seq_len as u64);
+        sum = (sum * 31 + len) % 16_777_213;
+    }
+    [MAGIC, pk.seq_len as f64, pk.batch as f64, pk.rows as f64, sum as f64, 0.0, 0.0, 0.0]
+}
+
+/// Splits `buf` into mutable pieces at ascending, disjoint ranges (empty ranges allowed).
+fn split_mut<'a, T>(buf: &'a mut [T], ranges: &[Range<usize>]) -> Vec<&'a mut [T]> {
+    let mut out = Vec::with_capacity(ranges.len());
+    let mut rest = buf;
+    let mut base = 0;
+    for r in ranges {
+        if r.start == r.end {
+            out.push(&mut [][..]);
+            continue;
+        }
+        let (_, tail) = rest.split_at_mut(r.start - base);
+        let (piece, tail) = tail.split_at_mut(r.end - r.start);
+        out.push(piece);
+        rest = tail;
+        base = r.end;
+    }
+    out
+}
+
+// ---- validation ----
+
+struct Sizes {
+    seq_len: usize,
+    batch: usize,
+    dirs: usize,
+    h: usize,
+    p: usize,
+    states: usize, // L*D
+}
+
+fn expect_len(what: &str, got: usize, expected: usize, how: &str) -> Result<()> {
+    if got != expected {
+        return Err(Error::shape(what, expected, got, how));
+    }
+    Ok(())
+}
+
+fn check_common(cfg: &RnnConfig, seq_len: usize, batch: usize, params: usize) -> Result<Sizes> {
+    cfg.validate()?;
+    if seq_len == 0 || batch == 0 {
+        return Err(Error::bad_argument(format!(
+            "input: sequence length and batch must be at least 1, got seq_len={} batch={}",
+            seq_len, batch
+        )));
+    }
+    let s = Sizes {
+        seq_len,
+        batch,
+        dirs: cfg.dirs(),
+        h: cfg.hidden_size,
+        p: cfg.h_out(),
+        states: cfg.num_layers * cfg.dirs(),
+    };
+    checked_product("input", &[seq_len, batch, cfg.input_size.max(s.dirs * s.p)])?;
+    expect_len("params", params, cfg.param_count(), "the flat parameter layout of this configuration")?;
+    Ok(s)
+}
+
+fn state_shapes(cfg: &RnnConfig, s: &Sizes) -> (usize, usize, String, String) {
+    (
+        s.states * s.batch * s.p,
+        s.states * s.batch * s.h,
+        format!("(num_layers*D={}, batch={}, {}={})", s.states, s.batch, if cfg.proj_size > 0 { "proj_size" } else { "hidden_size" }, s.p),
+        format!("(num_layers*D={}, batch={}, hidden_size={})", s.states, s.batch, s.h),
+    )
+}
+
+fn io_shape(cfg: &RnnConfig, s: &Sizes, width: usize, wname: &str) -> String {
+    if cfg.batch_first {
+        format!("(batch={}, seq_len={}, {}={})", s.batch, s.seq_len, wname, width)
+    } else {
+        format!("(seq_len={}, batch={}, {}={})", s.seq_len, s.batch, wname, width)
+    }
+}
+
+fn reject_c_state(cfg: &RnnConfig, what: &str, present: bool) -> Result<()> {
+    if present && cfg.cell != CellKind::Lstm {
+        return Err(Error::bad_argument(format!("{}: only an LSTM has a cell state, this is a {:?}", what, cfg.cell)));
+    }
+    Ok(())
+}
+
+fn check_header<T: Real>(cache: &[T], expected: &[f64; HEADER]) -> Result<()> {
+    let got: Vec<f64> = cache[..HEADER].iter().map(|v| v.to_f64()).collect();
+    if got[0] != MAGIC {
+        return Err(Error::bad_argument("cache: not written by a forward pass (run forward before backward)".to_string()));
+    }
+    if got[..5] != expected[..5] {
+        return Err(Error::bad_argument(format!(
+            "cache: written by a forward with seq_len={} batch={} rows={}, but backward got seq_len={} batch={} rows={} (or other lengths)",
+            got[1], got[2], got[3], expected[1], expected[2], expected[3]
+        )));
+    }
+    Ok(())
+}
+
+// ---- forward ----
+
+pub fn seq_forward<T: Real>(cfg: &RnnConfig, seq_len: usize, batch: usize, b: SeqBuffers<'_, T>) -> Result<()> {
+    let s = check_common(cfg, seq_len, batch, b.params.len())?;
+    let pk = Packing::new(b.lengths, seq_len, batch)?;
+    check_cache_size(cfg, pk.rows)?;
+    let (hp_len, hc_len, hp_shape, hc_shape) = state_shapes(cfg, &s);
+    expect_len("input", b.input.len(), seq_len * batch * cfg.input_size, &io_shape(cfg, &s, cfg.input_size, "input_size"))?;
+    expect_len("output", b.output.len(), seq_len * batch * s.dirs * s.p, &io_shape(cfg, &s, s.dirs * s.p, "D*H_out"))?;
+    expect_len("h_n", b.h_n.len(), hp_len, &hp_shape)?;
+    if let Some(h0) = b.h0 {
+        expect_len("h0", h0.len(), hp_len, &hp_shape)?;
+    }
+    reject_c_state(cfg, "c0", b.c0.is_some())?;
+    reject_c_state(cfg, "c_n", b.c_n.is_some())?;
+    if let Some(c0) = b.c0 {
+        expect_len("c0", c0.len(), hc_len, &hc_shape)?;
+    }
+    if let Some(c_n) = b.c_n.as_deref() {
+        expect_len("c_n", c_n.len(), hc_len, &hc_shape)?;
+    }
+    let layout = CacheLayout::new(cfg, pk.rows);
+    let mut scratch: Vec<T> = Vec::new();
+    let cache: &mut [T] = match b.cache {
+        Some(c) => {
+            expect_len("cache", c.len(), layout.len, "rk_rnn_cache_len for these lengths")?;
+            c
+        }
+        None => {
+            scratch.resize(layout.len, T::ZERO);
+            &mut scratch[..]
+        }
+    };
+
+    let hdr = header_values(&pk, b.lengths);
+    for (v, h) in cache[..HEADER].iter_mut().zip(hdr.iter()) {
+        *v = T::from_f64(*h);
+    }
+    pk.pack(&mut cache[layout.x0.clone()], b.input, cfg.input_size, cfg.batch_first);
+    let params = cfg.layout();
+    let mut c_n = b.c_n;
+    let mut ws = Workspace::new(cfg, batch);
+
+    for (layer, lc) in layout.layers.iter().enumerate() {
+        let (below, here) = cache.split_at_mut(lc.start);
+        let x: &[T] = if layer == 0 { &below[layout.x0.clone()] } else { &below[layout.layers[layer - 1].out.clone()] };
+        let shift = |r: &Range<usize>| r.start - lc.start..r.end - lc.start;
+        let mut ranges = Vec::new();
+        for d in &lc.dirs {
+            for r in [&d.h_prev, &d.gates, &d.c_prev, &d.c, &d.tanh_c, &d.h_raw, &d.hn_lin] {
+                ranges.push(shift(r));
+            }
+        }
+        ranges.push(shift(&lc.out));
+        let mut pieces = split_mut(here, &ranges);
+        let out = pieces.pop().unwrap_or_default();
+        let mut pieces = pieces.into_iter();
+        for dir in 0..s.dirs {
+            let mut next = || pieces.next().unwrap_or_default();
+            let dc = DirSlices {
+                h_prev: next(),
+                gates: next(),
+                c_prev: next(),
+                c: next(),
+                tanh_c: next(),
+                h_raw: next(),
+                hn_lin: next(),
+            };
+            let state = layer * s.dirs + dir;
+            let lp = &params[state];
+            direction_forward(cfg, &s, &pk, lp, b.params, x, dc, out, dir, &mut ws, b.h0.map(|h| &h[state * batch * s.p..(state + 1) * batch * s.p]), b.c0.map(|c| &c[state * batch * s.h..(state + 1) * batch * s.h]));
+            pk.unsort_state(&mut b.h_n[state * batch * s.p..(state + 1) * batch * s.p], &ws.h_state, s.p);
+            if let Some(c_n) = c_n.as_deref_mut() {
+                pk.unsort_state(&mut c_n[state * batch * s.h..(state + 1) * batch * s.h], &ws.c_state, s.h);
+            }
+        }
+    }
+    let last = &layout.layers[cfg.num_layers - 1].out;
+    pk.unpack(b.output, &cache[last.clone()], s.dirs * s.p, cfg.batch_first);
+    Ok(())
+}
+
+struct DirSlices<'a, T> {
+    h_prev: &'a mut [T],
+    gates: &'a mut [T],
+    c_prev: &'a mut [T],
+    c: &'a mut [T],
+    tanh_c: &'a mut [T],
+    h_raw: &'a mut [T],
+    hn_lin: &'a mut [T],
+}
+
+/// Per-call scratch, sized for B rows.
+struct Workspace<T> {
+    h_state: Vec<T>, // (B, P) sorted order
+    c_state: Vec<T>, // (B, H)
+    h_new: Vec<T>,   // (B, P)
+    hh: Vec<T>,      // (B, 3H) GRU recurrent product
+    dh: Vec<T>,      // (B, P)
+    dh_prev: Vec<T>, // (B, P)
+    dc_prev: Vec<T>, // (B, H)
+    tmp_h: Vec<T>,   // (B, H) dh_raw / drh
+}
+
+impl<T: Real> Workspace<T> {
+    fn new(cfg: &RnnConfig, batch: usize) -> Workspace<T> {
+        let (h, p) = (cfg.hidden_size, cfg.h_out());
+        Workspace {
+            h_state: vec![T::ZERO; batch * p],
+            c_state: vec![T::ZERO; batch * h],
+            h_new: vec![T::ZERO; batch * p],
+            hh: vec![T::ZERO; batch * 3 * h],
+            dh: vec![T::ZERO; batch * p],
+            dh_prev: vec![T::ZERO; batch * p],
+            dc_prev: vec![T::ZERO; batch * h],
+            tmp_h: vec![T::ZERO; batch * h],
+        }
+    }
+}
+
+fn opt_slice<'a, T>(params: &'a [T], r: &Option<Range<usize>>) -> Option<&'a [T]> {
+    r.as_ref().map(|r| &params[r.clone()])
+}
+
+/// The time step handled at position `s` of a direction's walk (forward: 0..T, reverse: T-1..0).
+#[inline]
+fn step_time(dir: usize, s: usize, seq_len: usize) -> usize {
+    if dir == 0 {
+        s
+    } else {
+        seq_len - 1 - s
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn direction_forward<T: Real>(
+    cfg: &RnnConfig,
+    s: &Sizes,
+    pk: &Packing,
+    lp: &LayerParams,
+    params: &[T],
+    x: &[T],
+    dc: DirSlices<'_, T>,
+    out: &mut [T],
+    dir: usize,
+    ws: &mut Workspace<T>,
+    h0: Option<&[T]>,
+    c0: Option<&[T]>,
+) {
+    let (h, p, gh, n) = (s.h, s.p, cfg.gates() * s.h, pk.rows);
+    let w_ih = &params[lp.w_ih.clone()];
+    let w_hh = &params[lp.w_hh.clone()];
+    let b_hh = opt_slice(params, &lp.b_hh);
+    let w_hr = opt_slice(params, &lp.w_hr);
+    // Input projection of all steps at once.
+    zero(dc.gates);
+    T::gemm_nt(dc.gates, gh, x, lp.input, w_ih, lp.input, n, gh, lp.input);
+    add_bias_rows(dc.gates, opt_slice(params, &lp.b_ih), n, gh);
+
+    match h0 {
+        Some(h0) => pk.sort_state(&mut ws.h_state, h0, p),
+        None => zero(&mut ws.h_state),
+    }
+    match c0 {
+        Some(c0) => pk.sort_state(&mut ws.c_state, c0, h),
+        None => zero(&mut ws.c_state),
+    }
+    let dp = s.dirs * p;
+    for st in 0..s.seq_len {
+        let t = step_time(dir, st, s.seq_len);
+        let (rows, r0) = (pk.batch_sizes[t], pk.offsets[t]);
+        let rp = r0 * p..(r0 + rows) * p;
+        let rh = r0 * h..(r0 + rows) * h;
+        let rg = r0 * gh..(r0 + rows) * gh;
+        dc.h_prev[rp.clone()].copy_from_slice(&ws.h_state[..rows * p]);
+        let h_new = &mut ws.h_new[..rows * p];
+        match cfg.cell {
+            CellKind::RnnTanh | CellKind::RnnRelu => {
+                rnn_step_forward(h_new, &mut dc.gates[rg], &dc.h_prev[rp], w_hh, b_hh, cfg.cell == CellKind::RnnRelu, rows, h);
+            }
+            CellKind::Lstm => {
+                dc.c_prev[rh.clone()].copy_from_slice(&ws.c_state[..rows * h]);
+                let h_raw: &mut [T] = if w_hr.is_some() { &mut dc.h_raw[rh.clone()] } else { &mut [] };
+                lstm_step_forward(
+                    h_new,
+                    &mut dc.c[rh.clone()],
+                    &mut dc.tanh_c[rh.clone()],
+                    h_raw,
+                    &mut dc.gates[rg],
+                    &dc.h_prev[rp],
+                    &dc.c_prev[rh.clone()],
+                    w_hh,
+                    b_hh,
+                    w_hr,
+                    rows,
+                    h,
+                    p,
+                );
+                ws.c_state[..rows * h].copy_from_slice(&dc.c[rh]);
+            }
+            CellKind::GruResetAfter | CellKind::GruResetBefore => {
+                let reset_after = cfg.cell == CellKind::GruResetAfter;
+                let hn: &mut [T] = if reset_after { &mut dc.hn_lin[rh] } else { &mut [] };
+                gru_step_forward(h_new, hn, &mut dc.gates[rg], &mut ws.hh, &dc.h_prev[rp], w_hh, b_hh, reset_after, rows, h);
+            }
+        }
+        ws.h_state[..rows * p].copy_from_slice(&ws.h_new[..rows * p]);
+        for j in 0..rows {
+            let o = (r0 + j) * dp + dir * p;
+            out[o..o + p].copy_from_slice(&ws.h_new[j * p..(j + 1) * p]);
+        }
+    }
+}
+
+// ---- backward ----
+
+pub fn seq_backward<T: Real>(cfg: &RnnConfig, seq_len: usize, batch: usize, mut b: SeqGradBuffers<'_, T>) -> Result<()> {
+    let s = check_common(cfg, seq_len, batch, b.params.len())?;
+    expect_len("d_params", b.d_params.len(), b.params.len(), "same layout as params")?;
+    let pk = Packing::new(b.lengths, seq_len, batch)?;
+    check_cache_size(cfg, pk.rows)?;
+    let layout = CacheLayout::new(cfg, pk.rows);
+    expect_len("cache", b.cache.len(), layout.len, "rk_rnn_cache_len for these lengths")?;
+    check_header(b.cache, &header_values(&pk, b.lengths))?;
+    let (hp_len, hc_len, hp_shape, hc_shape) = state_shapes(cfg, &s);
+    let out_w = s.dirs * s.p;
+    if let Some(d) = b.d_output {
+        expect_len("d_output", d.len(), seq_len * batch * out_w, &io_shape(cfg, &s, out_w, "D*H_out"))?;
+    }
+    if let Some(d) = b.d_input.as_deref() {
+        expect_len("d_input", d.len(), seq_len * batch * cfg.input_size, &io_shape(cfg, &s, cfg.input_size, "input_size"))?;
+    }
+    if let Some(d) = b.d_h_n {
+        expect_len("d_h_n", d.len(), hp_len, &hp_shape)?;
+    }
+    if let Some(d) = b.d_h0.as_deref() {
+        expect_len("d_h0", d.len(), hp_len, &hp_shape)?;
+    }
+    reject_c_state(cfg, "d_c_n", b.d_c_n.is_some())?;
+    reject_c_state(cfg, "d_c0", b.d_c0.is_some())?;
+    if let Some(d) = b.d_c_n {
+        expect_len("d_c_n", d.len(), hc_len, &hc_shape)?;
+    }
+    if let Some(d) = b.d_c0.as_deref() {
+        expect_len("d_c0", d.len(), hc_len, &hc_shape)?;
+    }
+
+    let n = pk.rows;
+    let params = cfg.layout();
+    let mut ws = Workspace::new(cfg, batch);
+    // dY: dL/d(layer output), packed (N, D*P); starts as the packed d_output.
+    let mut dy = vec![T::ZERO; n * out_w];
+    if let Some(d) = b.d_output {
+        pk.pack(&mut dy, d, out_w, cfg.batch_first);
+    }
+    let mut d_h0 = b.d_h0;
+    let mut d_c0 = b.d_c0;
+    let gh = cfg.gates() * s.h;
+    let mut dgates = vec![T::ZERO; n * gh];
+    let mut dgates_hh = vec![T::ZERO; if cfg.gates() == 3 { n * gh } else { 0 }];
+    let mut dh_all = vec![T::ZERO; if cfg.proj_size > 0 { n * s.p } else { 0 }];
+
+    for layer in (0..cfg.num_layers).rev() {
+        let lc = &layout.layers[layer];
+        let x: &[T] = if layer == 0 { &b.cache[layout.x0.clone()] } else { &b.cache[layout.layers[layer - 1].out.clone()] };
+        let in_w = cfg.layer_input(layer);
+        let need_dx = layer > 0 || b.d_input.is_some();
+        let mut dx = vec![T::ZERO; if need_dx { n * in_w } else { 0 }];
+        for dir in 0..s.dirs {
+            let state = layer * s.dirs + dir;
+            let lp = &params[state];
+            let dcache = &lc.dirs[dir];
+            let sp = state * batch * s.p..(state + 1) * batch * s.p;
+            let sh = state * batch * s.h..(state + 1) * batch * s.h;
+            match b.d_h_n {
+                Some(d) => pk.sort_state(&mut ws.h_state, &d[sp.clone()], s.p),
+                None => zero(&mut ws.h_state),
+            }
+            match b.d_c_n {
+                Some(d) => pk.sort_state(&mut ws.c_state, &d[sh.clone()], s.h),
+                None => zero(&mut ws.c_state),
+            }
+            direction_backward(cfg, &s, &pk, lp, b.params, b.cache, dcache, &dy, dir, &mut ws, &mut dgates, &mut dgates_hh, &mut dh_all);
+            // ws.h_state / c_state now hold dL/dh0, dL/dc0 of this (layer, direction).
+            if let Some(d) = d_h0.as_deref_mut() {
+                pk.unsort_state(&mut d[sp], &ws.h_state, s.p);
+            }
+            if let Some(d) = d_c0.as_deref_mut() {
+                pk.unsort_state(&mut d[sh], &ws.c_state, s.h);
+            }
+            weight_grads(cfg, &s, lp, b.params, b.cache, dcache, x, n, &dgates, &dgates_hh, &dh_all, b.d_params);
+            if need_dx {
+                // Both directions read the same input: their contributions add.
+                T::gemm_nn(&mut dx, in_w, &dgates, gh, &b.params[lp.w_ih.clone()], in_w, n, in_w, gh);
+            }
+        }
+        if layer > 0 {
+            dy = dx;
+        } else if let Some(d_input) = b.d_input.as_deref_mut() {
+            pk.unpack(d_input, &dx, cfg.input_size, cfg.batch_first);
+        }
+    }
+    Ok(())
+}
+
+/// Runs one direction's steps in reverse. In: ws.h_state / c_state = dL/dh_n, dL/dc_n (sorted).
+/// Out: dgates (N, G*H), dgates_hh (GRU), dh_all (projection: total dL/dh per row), and
+/// ws.h_state / c_state = dL/dh0, dL/dc0.
+#[allow(clippy::too_many_arguments)]
+fn direction_backward<T: Real>(
+    cfg: &RnnConfig,
+    s: &Sizes,
+    pk: &Packing,
+    lp: &LayerParams,
+    params: &[T],
+    cache: &[T],
+    dcache: &DirCache,
+    dy: &[T],
+    dir: usize,
+    ws: &mut Workspace<T>,
+    dgates: &mut [T],
+    dgates_hh: &mut [T],
+    dh_all: &mut [T],
+) {
+    let (h, p, gh) = (s.h, s.p, cfg.gates() * s.h);
+    let dp = s.dirs * p;
+    let w_hh = &params[lp.w_hh.clone()];
+    let w_hr = opt_slice(params, &lp.w_hr);
+    let h_prev_all = &cache[dcache.h_prev.clone()];
+    let gates_all = &cache[dcache.gates.clone()];
+    for st in (0..s.seq_len).rev() {
+        let t = step_time(dir, st, s.seq_len);
+        let (rows, r0) = (pk.batch_sizes[t], pk.offsets[t]);
+        let rp = r0 * p..(r0 + rows) * p;
+        let rh = r0 * h..(r0 + rows) * h;
+        let rg = r0 * gh..(r0 + rows) * gh;
+        // dh merges the output's gradient with the one flowing back from step t+1.
+        for j in 0..rows {
+            let o = (r0 + j) * dp + dir * p;
+            for k in 0..p {
+                ws.dh[j * p + k] = ws.h_state[j * p + k] + dy[o + k];
+            }
+        }
+        let dh = &ws.dh[..rows * p];
+        match cfg.cell {
+            CellKind::RnnTanh | CellKind::RnnRelu => {
+                rnn_step_backward(&mut dgates[rg.clone()], &mut ws.dh_prev, dh, &gates_all[rg], w_hh, cfg.cell == CellKind::RnnRelu, rows, h);
+            }
+            CellKind::Lstm => {
+                if w_hr.is_some() {
+                    dh_all[rp.clone()].copy_from_slice(dh);
+                }
+                lstm_step_backward(
+                    &mut dgates[rg.clone()],
+                    &mut ws.dh_prev,
+                    &mut ws.dc_prev,
+                    &mut ws.tmp_h,
+                    dh,
+                    &ws.c_state[..rows * h],
+                    &gates_all[rg],
+                    &cache[dcache.c_prev.clone()][rh.clone()],
+                    &cache[dcache.tanh_c.clone()][rh],
+                    w_hh,
+                    w_hr,
+                    rows,
+                    h,
+                    p,
+                );
+                ws.c_state[..rows * h].copy_from_slice(&ws.dc_prev[..rows * h]);
+            }
+            CellKind::GruResetAfter | CellKind::GruResetBefore => {
+                let reset_after = cfg.cell == CellKind::GruResetAfter;
+                let hn: &[T] = if reset_after { &cache[dcache.hn_lin.clone()][rh] } else { &[] };
+                gru_step_backward(
+                    &mut dgates[rg.clone()],
+                    &mut dgates_hh[rg.clone()],
+                    &mut ws.dh_prev,
+                    &mut ws.tmp_h,
+                    dh,
+                    &gates_all[rg],
+                    hn,
+                    &h_prev_all[rp],
+                    w_hh,
+                    reset_after,
+                    rows,
+                    h,
+                );
+            }
+        }
+        ws.h_state[..rows * p].copy_from_slice(&ws.dh_prev[..rows * p]);
+    }
+}
+
+/// Weight gradients of one (layer, direction) as GEMMs over all N rows (accumulate, +=).
+#[allow(clippy::too_many_arguments)]
+fn weight_grads<T: Real>(
+    cfg: &RnnConfig,
+    s: &Sizes,
+    lp: &LayerParams,
+    params: &[T],
+    cache: &[T],
+    dcache: &DirCache,
+    x: &[T],
+    n: usize,
+    dgates: &[T],
+    dgates_hh: &[T],
+    dh_all: &[T],
+    d_params: &mut [T],
+) {
+    let (h, p, gh, in_w) = (s.h, s.p, cfg.gates() * s.h, lp.input);
+    let dg_hh: &[T] = if cfg.gates() == 3 { dgates_hh } else { dgates };
+    let h_prev = &cache[dcache.h_prev.clone()];
+    T::gemm_tn(&mut d_params[lp.w_ih.clone()], in_w, dgates, gh, x, in_w, gh, in_w, n);
+    if cfg.cell == CellKind::GruResetBefore {
+        // r, z blocks see h; the n block sees r ⊙ h.
+        let dw = &mut d_params[lp.w_hh.clone()];
+        T::gemm_tn(dw, p, dg_hh, gh, h_prev, p, 2 * h, p, n);
+        let gates = &cache[dcache.gates.clone()];
+        let mut rh = vec![T::ZERO; n * h];
+        for r in 0..n {
+            for j in 0..h {
+                rh[r * h + j] = gates[r * gh + j] * h_prev[r * h + j];
+            }
+        }
+        T::gemm_tn(&mut dw[2 * h * p..], p, &dg_hh[2 * h..], gh, &rh, h, h, p, n);
+    } else {
+        T::gemm_tn(&mut d_params[lp.w_hh.clone()], p, dg_hh, gh, h_prev, p, gh, p, n);
+    }
+    if let (Some(bi), Some(bh)) = (&lp.b_ih, &lp.b_hh) {
+        for r in 0..n {
+            for (acc, &v) in d_params[bi.clone()].iter_mut().zip(dgates[r * gh..(r + 1) * gh].iter()) {
+                *acc += v;
+            }
+            for (acc, &v) in d_params[bh.clone()].iter_mut().zip(dg_hh[r * gh..(r + 1) * gh].iter()) {
+                *acc += v;
+            }
+        }
+    }
+    if let Some(whr) = &lp.w_hr {
+        T::gemm_tn(&mut d_params[whr.clone()], h, dh_all, p, &cache[dcache.h_raw.clone()], h, p, h, n);
+    }
+    let _ = params;
+}
+
+/// Maps a core error code for callers that only have the number.
+pub fn error_code_value(code: ErrorCode) -> i32 {
+    code as i32
+}
