@@ -1,0 +1,300 @@
+//! The C ABI of rnnkit, defined once. Built for wasm32 this crate's cdylib *is* `rnnkit.wasm`;
+//! the Node addon (`rnnkit-node`) links it as an rlib and wraps the same functions.
+//!
+//! Rules for every export:
+//! - Name `rk_*`, returns `i32`: ≥ 0 success (0 or a count), < 0 the negated error code
+//!   (`rnnkit_core::ErrorCode`) with a message in `rk_last_error_*`.
+//! - Buffers are (pointer, element count) pairs; a null pointer means "absent". Lengths are
+//!   checked against the configuration; written buffers may not overlap any other buffer.
+//! - Stateless: the caller owns every buffer, including the BPTT cache. No handles.
+//! - `cfg` is an i32 array of `CFG_LEN` values: [cell, input_size, hidden_size, proj_size,
+//!   num_layers, bidirectional, bias, batch_first, seq_len, batch]; cell codes in
+//!   `rnnkit_core::CellKind::from_code`.
+//!
+//! The list of exports is mirrored in `ts/backend/abi.ts`; a test checks that the `.wasm`
+//! exports and the addon's functions equal that list.
+
+pub mod guard;
+pub mod mem;
+pub mod status;
+
+use guard::{count, guard};
+use mem::{required, Borrows};
+use rnnkit_core::kernels::{self, Level};
+use rnnkit_core::{seq_backward, seq_cache_len, seq_forward, CellKind, Error, RnnConfig, SeqBuffers, SeqGradBuffers};
+
+/// Bumped when any export's signature or meaning changes.
+pub const ABI_VERSION: i32 = 1;
+pub const CFG_LEN: usize = 10;
+
+/// A decoded `cfg` array.
+pub struct Call {
+    pub cfg: RnnConfig,
+    pub seq_len: usize,
+    pub batch: usize,
+}
+
+fn decode_cfg(raw: Option<&[i32]>) -> Result<Call, Error> {
+    let raw = required("cfg", raw)?;
+    if raw.len() != CFG_LEN {
+        return Err(Error::shape("cfg", CFG_LEN, raw.len(), "the rk_* configuration array"));
+    }
+    const NAMES: [&str; CFG_LEN] =
+        ["cell", "input_size", "hidden_size", "proj_size", "num_layers", "bidirectional", "bias", "batch_first", "seq_len", "batch"];
+    for (i, &v) in raw.iter().enumerate() {
+        if v < 0 {
+            return Err(Error::bad_argument(format!("{}: must not be negative, got {}", NAMES[i], v)));
+        }
+    }
+    let flag = |i: usize| -> Result<bool, Error> {
+        match raw[i] {
+            0 => Ok(false),
+            1 => Ok(true),
+            v => Err(Error::bad_argument(format!("{}: must be 0 or 1, got {}", NAMES[i], v))),
+        }
+    };
+    Ok(Call {
+        cfg: RnnConfig {
+            cell: CellKind::from_code(raw[0] as u32)?,
+            input_size: raw[1] as usize,
+            hidden_size: raw[2] as usize,
+            proj_size: raw[3] as usize,
+            num_layers: raw[4] as usize,
+            bidirectional: flag(5)?,
+            bias: flag(6)?,
+            batch_first: flag(7)?,
+        },
+        seq_len: raw[8] as usize,
+        batch: raw[9] as usize,
+    })
+}
+
+// ---- housekeeping ----
+
+#[no_mangle]
+pub extern "C" fn rk_abi_version() -> i32 {
+    ABI_VERSION
+}
+
+/// Does nothing: measures the cost of crossing the boundary.
+#[no_mangle]
+pub extern "C" fn rk_noop() -> i32 {
+    0
+}
+
+/// Length in bytes of the last error message (UTF-8).
+#[no_mangle]
+pub extern "C" fn rk_last_error_len() -> i32 {
+    status::last_error_len() as i32
+}
+
+/// Copies up to `cap` bytes of the last error message to `out`; returns the bytes copied.
+///
+/// # Safety
+/// `out` must be valid for `cap` bytes of writes.
+#[no_mangle]
+pub unsafe extern "C" fn rk_last_error_copy(out: *mut u8, cap: usize) -> i32 {
+    if out.is_null() {
+        return 0;
+    }
+    status::last_error_copy(std::slice::from_raw_parts_mut(out, cap)) as i32
+}
+
+/// The kernel level in use: 1 scalar, 2 avx2-fma, 3 simd128, 4 neon.
+#[no_mangle]
+pub extern "C" fn rk_kernel_level() -> i32 {
+    guard(|| Ok(kernels::get().level as i32))
+}
+
+/// Pins a kernel level (tests, benchmarks); fails if this build or CPU cannot run it.
+#[no_mangle]
+pub extern "C" fn rk_set_kernel_level(level: i32) -> i32 {
+    guard(|| {
+        let l = Level::from_code(level.max(0) as u32)
+            .ok_or_else(|| Error::bad_argument(format!("kernel level: unknown code {} (expected 1..=4)", level)))?;
+        kernels::force_level(l).map_err(Error::unsupported)?;
+        Ok(0)
+    })
+}
+
+/// Panics on purpose: the tests check that a panic never takes the host process down.
+#[no_mangle]
+pub extern "C" fn rk_debug_panic() -> i32 {
+    guard(|| -> Result<i32, Error> { panic!("rk_debug_panic was called") })
+}
+
+// ---- memory (used by the wasm backend; native passes JS typed arrays directly) ----
+
+/// Allocates `bytes` zeroed bytes aligned to 16; returns 0 (null) on failure or for 0 bytes.
+#[no_mangle]
+pub extern "C" fn rk_alloc(bytes: usize) -> *mut u8 {
+    match std::alloc::Layout::from_size_align(bytes, mem::ALLOC_ALIGN) {
+        Ok(layout) if bytes > 0 => unsafe { std::alloc::alloc_zeroed(layout) },
+        _ => std::ptr::null_mut(),
+    }
+}
+
+/// Frees what `rk_alloc(bytes)` returned.
+///
+/// # Safety
+/// `ptr` must come from `rk_alloc` with the same `bytes`, and not be freed twice.
+#[no_mangle]
+pub unsafe extern "C" fn rk_free(ptr: *mut u8, bytes: usize) {
+    if ptr.is_null() || bytes == 0 {
+        return;
+    }
+    if let Ok(layout) = std::alloc::Layout::from_size_align(bytes, mem::ALLOC_ALIGN) {
+        std::alloc::dealloc(ptr, layout);
+    }
+}
+
+// ---- initialisation ----
+
+/// Fills `out` (len values) with U(lo, hi) from the seeded generator (seed = hi32 << 32 | lo32).
+///
+/// # Safety
+/// `out` must be valid for `len` f32 writes.
+#[no_mangle]
+pub unsafe extern "C" fn rk_fill_uniform(out: *mut f32, len: usize, lo: f64, hi: f64, seed_lo: u32, seed_hi: u32) -> i32 {
+    guard(|| {
+        let mut b = Borrows::default();
+        let out = required("out", b.output("out", out, len)?)?;
+        if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+            return Err(Error::bad_argument(format!("fill_uniform: need finite lo <= hi, got lo={} hi={}", lo, hi)));
+        }
+        rnnkit_core::rng::fill_uniform(out, lo, hi, ((seed_hi as u64) << 32) | seed_lo as u64);
+        Ok(0)
+    })
+}
+
+// ---- recurrent layers ----
+
+/// Number of f32 values in the flat parameter buffer of `cfg` (seq_len and batch are ignored).
+///
+/// # Safety
+/// `cfg` must be valid for `cfg_len` i32 reads.
+#[no_mangle]
+pub unsafe extern "C" fn rk_rnn_param_count(cfg: *const i32, cfg_len: usize) -> i32 {
+    guard(|| {
+        let mut b = Borrows::default();
+        let call = decode_cfg(b.input("cfg", cfg, cfg_len)?)?;
+        call.cfg.validate()?;
+        count("params", call.cfg.param_count())
+    })
+}
+
+/// Number of f32 values of the BPTT cache for one forward of `cfg` with these `lengths`
+/// (i32, one per batch entry; null = all seq_len).
+///
+/// # Safety
+/// Each non-null pointer must be valid for its length.
+#[no_mangle]
+pub unsafe extern "C" fn rk_rnn_cache_len(cfg: *const i32, cfg_len: usize, lengths: *const i32, lengths_len: usize) -> i32 {
+    guard(|| {
+        let mut b = Borrows::default();
+        let call = decode_cfg(b.input("cfg", cfg, cfg_len)?)?;
+        let lengths = b.input("lengths", lengths, lengths_len)?;
+        count("cache", seq_cache_len(&call.cfg, lengths, call.seq_len, call.batch)?)
+    })
+}
+
+/// Forward over whole sequences, all layers and directions.
+/// params (param_count) read; input (T, B, I) or (B, T, I) read; lengths (B) i32 or null;
+/// h0 (L*D, B, P) or null = 0; c0 (L*D, B, H) LSTM or null = 0;
+/// output (T, B, D*P) or (B, T, D*P) written; h_n (L*D, B, P) written; c_n (L*D, B, H) written
+/// (LSTM, or null); cache (rk_rnn_cache_len) written, or null for inference without backward.
+///
+/// # Safety
+/// Each non-null pointer must be valid for its length (reads, or writes for outputs).
+#[no_mangle]
+pub unsafe extern "C" fn rk_rnn_forward(
+    cfg: *const i32,
+    cfg_len: usize,
+    params: *const f32,
+    params_len: usize,
+    input: *const f32,
+    input_len: usize,
+    lengths: *const i32,
+    lengths_len: usize,
+    h0: *const f32,
+    h0_len: usize,
+    c0: *const f32,
+    c0_len: usize,
+    output: *mut f32,
+    output_len: usize,
+    h_n: *mut f32,
+    h_n_len: usize,
+    c_n: *mut f32,
+    c_n_len: usize,
+    cache: *mut f32,
+    cache_len: usize,
+) -> i32 {
+    guard(|| {
+        let mut b = Borrows::default();
+        let call = decode_cfg(b.input("cfg", cfg, cfg_len)?)?;
+        let bufs = SeqBuffers {
+            params: required("params", b.input("params", params, params_len)?)?,
+            input: required("input", b.input("input", input, input_len)?)?,
+            lengths: b.input("lengths", lengths, lengths_len)?,
+            h0: b.input("h0", h0, h0_len)?,
+            c0: b.input("c0", c0, c0_len)?,
+            output: required("output", b.output("output", output, output_len)?)?,
+            h_n: required("h_n", b.output("h_n", h_n, h_n_len)?)?,
+            c_n: b.output("c_n", c_n, c_n_len)?,
+            cache: b.output("cache", cache, cache_len)?,
+        };
+        seq_forward(&call.cfg, call.seq_len, call.batch, bufs)?;
+        Ok(0)
+    })
+}
+
+/// Full BPTT for the forward that wrote `cache` (same cfg, params and lengths).
+/// d_output, d_h_n, d_c_n: upstream gradients, null = 0. d_input, d_h0, d_c0: written if
+/// non-null. d_params (param_count): accumulated (+=).
+///
+/// # Safety
+/// Each non-null pointer must be valid for its length (reads, or writes for gradients).
+#[no_mangle]
+pub unsafe extern "C" fn rk_rnn_backward(
+    cfg: *const i32,
+    cfg_len: usize,
+    params: *const f32,
+    params_len: usize,
+    lengths: *const i32,
+    lengths_len: usize,
+    cache: *const f32,
+    cache_len: usize,
+    d_output: *const f32,
+    d_output_len: usize,
+    d_h_n: *const f32,
+    d_h_n_len: usize,
+    d_c_n: *const f32,
+    d_c_n_len: usize,
+    d_input: *mut f32,
+    d_input_len: usize,
+    d_h0: *mut f32,
+    d_h0_len: usize,
+    d_c0: *mut f32,
+    d_c0_len: usize,
+    d_params: *mut f32,
+    d_params_len: usize,
+) -> i32 {
+    guard(|| {
+        let mut b = Borrows::default();
+        let call = decode_cfg(b.input("cfg", cfg, cfg_len)?)?;
+        let bufs = SeqGradBuffers {
+            params: required("params", b.input("params", params, params_len)?)?,
+            lengths: b.input("lengths", lengths, lengths_len)?,
+            cache: required("cache", b.input("cache", cache, cache_len)?)?,
+            d_output: b.input("d_output", d_output, d_output_len)?,
+            d_h_n: b.input("d_h_n", d_h_n, d_h_n_len)?,
+            d_c_n: b.input("d_c_n", d_c_n, d_c_n_len)?,
+            d_input: b.output("d_input", d_input, d_input_len)?,
+            d_h0: b.output("d_h0", d_h0, d_h0_len)?,
+            d_c0: b.output("d_c0", d_c0, d_c0_len)?,
+            d_params: required("d_params", b.output("d_params", d_params, d_params_len)?)?,
+        };
+        seq_backward(&call.cfg, call.seq_len, call.batch, bufs)?;
+        Ok(0)
+    })
+}
