@@ -26,6 +26,7 @@ pub mod cell;
 pub mod config;
 pub mod error;
 pub mod kernels;
+pub mod math;
 pub mod packing;
 pub mod real;
 pub mod rng;

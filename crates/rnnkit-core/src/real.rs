@@ -3,6 +3,7 @@
 //! (`kernels::get()`, which may pick a SIMD variant) while f64 always runs the scalar reference.
 
 use crate::kernels::{self, scalar};
+use crate::math;
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 
@@ -27,7 +28,9 @@ pub trait Real:
     const ONE: Self;
     fn from_f64(x: f64) -> Self;
     fn to_f64(self) -> f64;
-    fn exp(self) -> Self;
+    /// σ(x), platform-independent (math.rs).
+    fn sigmoid(self) -> Self;
+    /// tanh(x), platform-independent (math.rs).
     fn tanh(self) -> Self;
     fn is_finite(self) -> bool;
 
@@ -60,12 +63,12 @@ impl Real for f64 {
         self
     }
     #[inline]
-    fn exp(self) -> Self {
-        f64::exp(self)
+    fn sigmoid(self) -> Self {
+        math::sigmoid(self)
     }
     #[inline]
     fn tanh(self) -> Self {
-        f64::tanh(self)
+        math::tanh(self)
     }
     #[inline]
     fn is_finite(self) -> bool {
@@ -84,13 +87,14 @@ impl Real for f32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
+    // Computed in f64 and rounded once: the same bits on every platform (see math.rs).
     #[inline]
-    fn exp(self) -> Self {
-        f32::exp(self)
+    fn sigmoid(self) -> Self {
+        math::sigmoid(self as f64) as f32
     }
     #[inline]
     fn tanh(self) -> Self {
-        f32::tanh(self)
+        math::tanh(self as f64) as f32
     }
     #[inline]
     fn is_finite(self) -> bool {
@@ -107,8 +111,8 @@ impl Real for f32 {
     }
 }
 
-/// σ(x) = 1 / (1 + e^(−x)); for x → −∞, e^(−x) → inf and the result is exactly 0.
+/// σ(x) = 1 / (1 + e^(−x))
 #[inline]
 pub fn sigmoid<T: Real>(x: T) -> T {
-    T::ONE / (T::ONE + (-x).exp())
+    x.sigmoid()
 }

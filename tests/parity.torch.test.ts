@@ -1,0 +1,150 @@
+/**
+ * PyTorch parity: every case in ../shared/fixtures/torch, on every backend. Outputs, final
+ * states, the loss and every gradient (parameters, input, h0, c0) against PyTorch's float64
+ * reference, at the fixtures' recommended float32 tolerances (atol 1e-5, rtol 1e-4).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { init, Lstm, asTensor, type BackendName, type Recurrent } from '../ts/node.js';
+import { testBackends } from './support/backends.js';
+import { expectClose, maxRelDiff } from './support/close.js';
+import { fixtureNames, loadFixture } from './support/fixtures.js';
+import { f64, lengthsOf, moduleFor, opt } from './support/modules.js';
+
+const names = fixtureNames();
+const rnnCases = names.filter((n) => loadFixture(n).metadata.model === 'rnn');
+
+test('the fixture set is the one the README lists', () => {
+  expect(names.length).toBe(13);
+  expect(rnnCases.length).toBe(12);
+});
+
+/** Outputs of each backend per case, to compare backends with each other at the end. */
+const byBackend = new Map<string, Map<BackendName, Float32Array[]>>();
+
+for (const backend of testBackends()) {
+  describe(`PyTorch parity on ${backend}`, () => {
+    beforeAll(async () => {
+      await init({ backend });
+    });
+
+    for (const name of rnnCases) {
+      test(name, () => {
+        const f = loadFixture(name);
+        const mod = moduleFor(f);
+        const input = asTensor(f, 'input');
+        const h0 = asTensor(f, 'h0');
+        const c0 = opt(f, 'c0');
+        const { output, hN, cN } = mod.forward(input, { h0, c0, lengths: lengthsOf(f) });
+        expect(output.shape).toEqual(f.tensors.output.shape);
+        expectClose(`${name} output`, output.data, f64(f, 'output'));
+        expectClose(`${name} h_n`, hN.data, f64(f, 'h_n'));
+        if (cN) expectClose(`${name} c_n`, cN.data, f64(f, 'c_n'));
+
+        const rOut = asTensor(f, 'r_output');
+        const rH = asTensor(f, 'r_h');
+        const rC = opt(f, 'r_c');
+        let loss = 0;
+        for (let i = 0; i < output.data.length; i++) loss += output.data[i] * rOut.data[i];
+        for (let i = 0; i < hN.data.length; i++) loss += hN.data[i] * rH.data[i];
+        if (cN && rC) for (let i = 0; i < cN.data.length; i++) loss += cN.data[i] * rC.data[i];
+        expectClose(`${name} loss`, [loss], f64(f, 'loss'));
+
+        mod.zeroGrad();
+        const g = mod.backward({ output: rOut, hN: rH, cN: rC });
+        expectClose(`${name} grad.input`, g.input.data, f64(f, 'grad.input'));
+        expectClose(`${name} grad.h0`, g.h0.data, f64(f, 'grad.h0'));
+        if (c0) expectClose(`${name} grad.c0`, g.c0!.data, f64(f, 'grad.c0'));
+        for (const s of mod.paramSpecs) {
+          expect(g.params[s.name].shape).toEqual(f.tensors[`grad.${s.name}`].shape);
+          expectClose(`${name} grad.${s.name}`, g.params[s.name].data, f64(f, `grad.${s.name}`));
+        }
+        // Padded input positions get exactly zero gradient.
+        const lengths = lengthsOf(f);
+        if (lengths) {
+          const [T, B, I] = f.metadata.batch_first === 'true' ? [input.shape[1], input.shape[0], input.shape[2]] : input.shape;
+          for (let b = 0; b < B; b++) {
+            for (let t = lengths[b]; t < T; t++) {
+              const at = f.metadata.batch_first === 'true' ? (b * T + t) * I : (t * B + b) * I;
+              expect(Array.from(g.input.data.subarray(at, at + I))).toEqual(new Array(I).fill(0));
+            }
+          }
+        }
+        // Gradients accumulate until zeroGrad().
+        const again = mod.backward({ output: rOut, hN: rH, cN: rC });
+        const first = mod.paramSpecs[0].name;
+        expectClose(`${name} accumulated`, again.params[first].data, Array.from(g.params[first].data, (v) => 2 * v));
+
+        if (!byBackend.has(name)) byBackend.set(name, new Map());
+        byBackend.get(name)!.set(backend, [output.data, hN.data, g.input.data, ...mod.paramSpecs.map((s) => g.params[s.name].data)]);
+        mod.dispose();
+      });
+    }
+
+    // The end-to-end char-LM case: its LSTM part (issue 4 adds Embedding/Linear/cross-entropy).
+    // The embedding lookup and the cross-entropy gradient w.r.t. the LSTM output are computed
+    // here in float64 from the fixture's own tensors.
+    test('charlm_lstm (LSTM part)', () => {
+      const f = loadFixture('charlm_lstm');
+      const m = f.metadata;
+      const [V, E, H] = [Number(m.vocab_size), Number(m.embedding_dim), Number(m.hidden_size)];
+      const [T, B] = [Number(m.seq_len), Number(m.batch)];
+      const lstm = moduleFor(f, 'lstm.') as Lstm;
+      const emb = asTensor(f, 'embedding.weight').data;
+      const tokens = Array.from(f.tensors.tokens.data as BigInt64Array, Number);
+      const targets = Array.from(f.tensors.targets.data as BigInt64Array, Number);
+      const x = new Float32Array(T * B * E);
+      tokens.forEach((tok, i) => x.set(emb.subarray(tok * E, (tok + 1) * E), i * E));
+      const { output, hN, cN } = lstm.forward({ data: x, shape: [T, B, E] });
+      expectClose('lstm_output', output.data, f64(f, 'lstm_output'));
+      expectClose('h_n', hN.data, f64(f, 'h_n'));
+      expectClose('c_n', cN!.data, f64(f, 'c_n'));
+      // dL/dlogits = (softmax − onehot) / (T·B); dL/dlstm_output = dL/dlogits · W_lin.
+      const W = asTensor(f, 'linear.weight').data;
+      const bias = asTensor(f, 'linear.bias').data;
+      const dOut = new Float32Array(T * B * H);
+      const dEmb = new Float64Array(V * E);
+      for (let i = 0; i < T * B; i++) {
+        const logits = new Float64Array(V);
+        for (let v = 0; v < V; v++) {
+          let s = bias[v];
+          for (let k = 0; k < H; k++) s += output.data[i * H + k] * W[v * H + k];
+          logits[v] = s;
+        }
+        const mx = Math.max(...logits);
+        const ex = logits.map((l) => Math.exp(l - mx));
+        const z = ex.reduce((a, b) => a + b, 0);
+        for (let v = 0; v < V; v++) {
+          const d = (ex[v] / z - (v === targets[i] ? 1 : 0)) / (T * B);
+          for (let k = 0; k < H; k++) dOut[i * H + k] += d * W[v * H + k];
+        }
+      }
+      lstm.zeroGrad();
+      const g = lstm.backward({ output: { data: dOut, shape: [T, B, H] } });
+      for (const s of lstm.paramSpecs) expectClose(`grad.lstm.${s.name}`, g.params[s.name].data, f64(f, `grad.lstm.${s.name}`));
+      tokens.forEach((tok, i) => {
+        for (let e = 0; e < E; e++) dEmb[tok * E + e] += g.input.data[i * E + e];
+      });
+      expectClose('grad.embedding.weight', dEmb, f64(f, 'grad.embedding.weight'));
+      lstm.dispose();
+    });
+  });
+}
+
+describe('backends agree', () => {
+  afterAll(() => byBackend.clear());
+  test('max relative difference between backends <= 1e-5 on every fixture', () => {
+    const backends = testBackends();
+    if (backends.length < 2) return expect(backends.length).toBe(1);
+    for (const [name, results] of byBackend) {
+      const ref = results.get(backends[0])!;
+      for (const b of backends.slice(1)) {
+        const other = results.get(b)!;
+        expect(other, `${name} has no ${b} result`).toBeDefined();
+        ref.forEach((arr, i) => {
+          const d = maxRelDiff(other[i], arr);
+          expect(d, `${name} tensor ${i}: ${b} vs ${backends[0]}`).toBeLessThanOrEqual(1e-5);
+        });
+      }
+    }
+  });
+});

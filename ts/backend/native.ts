@@ -1,0 +1,80 @@
+/**
+ * The native backend: the Node-API addon (crates/rnnkit-node). Buffers are plain Float32Arrays
+ * on the JS heap, handed to Rust by pointer for the duration of one call: no copies.
+ */
+
+import { RnnkitError, STATUS_CODES } from '../errors.js';
+import { ABI, KERNEL_LEVELS, abiNames, type AbiName, type KernelLevel } from './abi.js';
+import type { AbiArg, Backend, DeviceBuffer } from './types.js';
+
+type Addon = Record<string, (...args: unknown[]) => number>;
+
+class NativeBuffer implements DeviceBuffer {
+  array: Float32Array | null;
+  readonly length: number;
+  constructor(length: number) {
+    this.array = new Float32Array(length);
+    this.length = length;
+  }
+  get live(): Float32Array {
+    if (!this.array) throw new RnnkitError('DISPOSED', 'buffer: used after free() (was its module disposed?)');
+    return this.array;
+  }
+  read(): Float32Array {
+    return this.live.slice();
+  }
+  write(src: Float32Array, offset = 0): void {
+    this.live.set(src, offset);
+  }
+  zero(): void {
+    this.live.fill(0);
+  }
+  free(): void {
+    this.array = null;
+  }
+}
+
+export function createNativeBackend(addon: Addon): Backend {
+  const missing = abiNames('native').filter((n) => typeof addon[n] !== 'function');
+  if (missing.length) {
+    throw new Error(`native addon is missing exports ${missing.join(', ')} (stale build? run npm run build)`);
+  }
+  const version = addon.rk_abi_version();
+  if (version !== 1) throw new Error(`native addon ABI version ${version}, this rnnkit expects 1 (rebuild it)`);
+
+  function lastError(): string {
+    const bytes = new Uint8Array(addon.rk_last_error_len());
+    const n = addon.rk_last_error_copy(bytes);
+    return new TextDecoder().decode(bytes.subarray(0, n));
+  }
+
+  const backend: Backend = {
+    name: 'native',
+    kernelLevel(): KernelLevel {
+      return KERNEL_LEVELS[addon.rk_kernel_level() as keyof typeof KERNEL_LEVELS] ?? 'scalar';
+    },
+    allocF32(length: number): DeviceBuffer {
+      return new NativeBuffer(length);
+    },
+    call(fn: AbiName, args: readonly AbiArg[]): number {
+      if ((ABI[fn] as { wasmOnly?: boolean }).wasmOnly) return 0;
+      const native = args.map((a) => (a instanceof NativeBuffer ? a.live : a ?? null));
+      let ret: number;
+      try {
+        ret = addon[fn](...native);
+      } catch (e) {
+        // Only a wrong kind of JS value throws in the addon; TS validates before calling.
+        throw new RnnkitError('BAD_ARGUMENT', `native ${fn}: ${(e as Error).message}`, { backend: 'native' }, { cause: e });
+      }
+      if (ret < 0) {
+        const code = STATUS_CODES[-ret] ?? 'PANIC';
+        throw new RnnkitError(code, lastError(), { backend: 'native', function: fn });
+      }
+      return ret;
+    },
+    memoryBytes(): number {
+      return 0;
+    },
+  };
+  return backend;
+}

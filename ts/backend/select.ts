@@ -1,0 +1,151 @@
+/**
+ * Choosing and loading a backend.
+ *
+ *   order (first that loads wins):
+ *     1. explicit: init({ backend }) or env RNNKIT_BACKEND = native | wasm-simd | wasm (no fallback)
+ *     2. native     (Node only) native/rnnkit.<platform>-<arch>[-gnu|-musl].node, or RNNKIT_NATIVE_PATH
+ *     3. wasm-simd  if this engine validates simd128
+ *     4. wasm
+ *   every failure is kept; if none loads: RnnkitError('NO_BACKEND', ..., { cause: loadErrors })
+ *
+ * Modules keep the backend they were created on, so `init` may be called again with another
+ * backend (the tests run one suite per backend this way).
+ */
+
+import { RnnkitError } from '../errors.js';
+import type { KernelLevel } from './abi.js';
+import { createNativeBackend } from './native.js';
+import type { Backend, BackendName } from './types.js';
+import { createWasmBackend } from './wasm.js';
+import { hasWasmSimd } from './detect.js';
+
+export type BackendRequest = 'auto' | BackendName;
+
+/** What an entry point (node.ts / browser.ts) provides. */
+export interface Platform {
+  name: 'node' | 'browser';
+  /** Loads the native addon's exports, or throws saying why not. */
+  loadNative?(): Record<string, (...args: unknown[]) => number>;
+  /** Reads a .wasm file: 'rnnkit.wasm' or 'rnnkit-simd.wasm', or the path set by setWasmPaths. */
+  readWasm(file: string, override?: string): Promise<BufferSource>;
+  env(name: string): string | undefined;
+}
+
+export interface LoadError {
+  backend: BackendName;
+  error: unknown;
+}
+
+export interface BackendInfo {
+  /** The backend new modules use. */
+  name: BackendName;
+  /** Which kernels run: 'scalar' | 'avx2-fma' | 'simd128' | 'neon'. */
+  kernelLevel: KernelLevel;
+  /** Backends tried before this one and why they failed (for 'auto'). */
+  loadErrors: LoadError[];
+}
+
+export const WASM_FILES = { 'wasm-simd': 'rnnkit-simd.wasm', wasm: 'rnnkit.wasm' } as const;
+const BACKENDS: readonly BackendName[] = ['native', 'wasm-simd', 'wasm'];
+
+let platform: Platform | null = null;
+let current: Backend | null = null;
+let currentErrors: LoadError[] = [];
+const loaded = new Map<BackendName, Promise<Backend>>();
+let wasmPaths: Partial<Record<'wasm' | 'wasm-simd', string>> = {};
+
+export function setPlatform(p: Platform): void {
+  platform = p;
+}
+
+/**
+ * Where to fetch the .wasm files from (for bundlers and CDNs): a prefix ending in '/', or a
+ * map { wasm, 'wasm-simd' } of full URLs. Call before init().
+ */
+export function setWasmPaths(prefixOrMap: string | Partial<Record<'wasm' | 'wasm-simd', string>>): void {
+  if (loaded.has('wasm') || loaded.has('wasm-simd')) {
+    throw new RnnkitError('BAD_ARGUMENT', 'setWasmPaths: call it before init() loads a wasm backend');
+  }
+  if (typeof prefixOrMap === 'string') {
+    wasmPaths = { wasm: prefixOrMap + WASM_FILES.wasm, 'wasm-simd': prefixOrMap + WASM_FILES['wasm-simd'] };
+  } else {
+    const unknown = Object.keys(prefixOrMap).filter((k) => k !== 'wasm' && k !== 'wasm-simd');
+    if (unknown.length) throw new RnnkitError('BAD_ARGUMENT', `setWasmPaths: unknown keys ${unknown.join(', ')} (expected wasm, wasm-simd)`);
+    wasmPaths = { ...prefixOrMap };
+  }
+}
+
+function need(): Platform {
+  if (!platform) throw new RnnkitError('NO_BACKEND', 'rnnkit: no platform entry loaded (import "rnnkit", not an internal file)');
+  return platform;
+}
+
+async function loadOne(name: BackendName): Promise<Backend> {
+  const p = need();
+  if (name === 'native') {
+    if (!p.loadNative) throw new Error('the native backend needs Node.js');
+    return createNativeBackend(p.loadNative());
+  }
+  if (name === 'wasm-simd' && !hasWasmSimd()) throw new Error('this engine does not support wasm SIMD (simd128)');
+  return createWasmBackend(name, await p.readWasm(WASM_FILES[name], wasmPaths[name]));
+}
+
+/** Loads (once) and returns a backend by name, without changing the default. */
+export function loadBackend(name: BackendName): Promise<Backend> {
+  let pending = loaded.get(name);
+  if (!pending) {
+    pending = loadOne(name);
+    loaded.set(name, pending);
+    pending.catch(() => loaded.delete(name));
+  }
+  return pending;
+}
+
+/**
+ * Loads a backend and makes it the default for new modules. `backend`: 'auto' (default; or
+ * env RNNKIT_BACKEND), 'native', 'wasm-simd' or 'wasm'. Safe to call more than once.
+ */
+export async function init(options: { backend?: BackendRequest } = {}): Promise<BackendInfo> {
+  const p = need();
+  const fromEnv = p.env('RNNKIT_BACKEND');
+  const request = options.backend ?? ((fromEnv || 'auto') as BackendRequest);
+  if (request !== 'auto' && !BACKENDS.includes(request)) {
+    throw new RnnkitError('BAD_ARGUMENT', `init: unknown backend ${JSON.stringify(request)}${options.backend ? '' : ' (from RNNKIT_BACKEND)'}; expected auto, native, wasm-simd or wasm`, {
+      argument: 'backend',
+      got: request,
+    });
+  }
+  const candidates: BackendName[] =
+    request !== 'auto' ? [request] : BACKENDS.filter((b) => b !== 'native' || p.loadNative !== undefined);
+  const errors: LoadError[] = [];
+  for (const name of candidates) {
+    try {
+      current = await loadBackend(name);
+      currentErrors = errors;
+      return backendInfo();
+    } catch (error) {
+      errors.push({ backend: name, error });
+    }
+  }
+  const why = errors.map((e) => `${e.backend}: ${(e.error as Error)?.message ?? e.error}`).join('; ');
+  throw new RnnkitError(
+    'NO_BACKEND',
+    `No rnnkit backend could be loaded (${request === 'auto' ? 'tried ' + candidates.join(', ') : 'requested ' + request}): ${why}. ` +
+      'Build them with `npm run build` (see README).',
+    { requested: request },
+    { cause: errors },
+  );
+}
+
+export function backendInfo(): BackendInfo {
+  if (!current) throw new RnnkitError('NOT_INITIALIZED', 'backendInfo: call `await init()` first');
+  return { name: current.name, kernelLevel: current.kernelLevel(), loadErrors: currentErrors };
+}
+
+/** The default backend; throws NOT_INITIALIZED before `await init()`. */
+export function getBackend(): Backend {
+  if (!current) {
+    throw new RnnkitError('NOT_INITIALIZED', 'rnnkit: call `await init()` before creating modules');
+  }
+  return current;
+}

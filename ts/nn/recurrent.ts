@@ -1,0 +1,425 @@
+/**
+ * The shared body of Rnn, Lstm and Gru: options, the flat parameter buffer with PyTorch's names,
+ * forward / backward over whole sequences (one native call each), single steps, state dicts.
+ * No math here: every number is computed by rk_rnn_forward / rk_rnn_backward.
+ */
+
+import { CELL_CODES } from '../backend/abi.js';
+import { getBackend } from '../backend/select.js';
+import type { Backend, DeviceBuffer } from '../backend/types.js';
+import { RnnkitError, fail } from '../errors.js';
+import { nextSeed } from '../random.js';
+import { Tensor, checkTensor, numel, type TensorLike } from '../tensor.js';
+
+export interface RecurrentOptions {
+  /** I: features per input step. */
+  inputSize: number;
+  /** H: features of the hidden state. */
+  hiddenSize: number;
+  /** L: stacked layers (default 1); layer k > 0 reads layer k-1's output. */
+  numLayers?: number;
+  /** Run a second, reverse-time direction per layer and concatenate (default false). */
+  bidirectional?: boolean;
+  /** input/output are (B, T, F) instead of (T, B, F); states are never batch-first (default false). */
+  batchFirst?: boolean;
+  /** Include b_ih and b_hh (default true). */
+  bias?: boolean;
+}
+
+export interface ForwardOptions {
+  /** (D*L, B, H_out) initial hidden state; default zeros. */
+  h0?: TensorLike;
+  /** (D*L, B, H) initial cell state (LSTM only); default zeros. */
+  c0?: TensorLike;
+  /** Valid steps per batch entry, any order, each in 1..T; default all T. Packed-sequence semantics. */
+  lengths?: readonly number[] | Int32Array;
+  /** Skip saving what backward needs (inference). */
+  noGrad?: boolean;
+}
+
+export interface ForwardResult {
+  /** (T, B, D*H_out), or (B, T, D*H_out) if batchFirst; 0 at padded steps. */
+  output: Tensor;
+  /** (D*L, B, H_out): each sequence's state after its last valid step. */
+  hN: Tensor;
+  /** (D*L, B, H), LSTM only. */
+  cN?: Tensor;
+}
+
+export interface BackwardGrads {
+  /** dL/doutput, shape of output; omitted = 0. Padded positions are ignored. */
+  output?: TensorLike;
+  /** dL/dhN; omitted = 0. */
+  hN?: TensorLike;
+  /** dL/dcN (LSTM); omitted = 0. */
+  cN?: TensorLike;
+}
+
+export interface BackwardResult {
+  /** dL/dinput, shape of input; 0 at padded steps. */
+  input: Tensor;
+  h0: Tensor;
+  c0?: Tensor;
+  /** Accumulated parameter gradients (since the last zeroGrad), PyTorch names. */
+  params: Record<string, Tensor>;
+}
+
+export interface RecurrentState {
+  /** (L, B, H_out) */
+  h: Tensor;
+  /** (L, B, H), LSTM only */
+  c?: Tensor;
+}
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  offset: number;
+  size: number;
+}
+
+type CellCode = (typeof CELL_CODES)[keyof typeof CELL_CODES];
+
+const COMMON_KEYS = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias'];
+
+function positiveInt(owner: string, name: string, v: unknown, dflt?: number): number {
+  if (v === undefined && dflt !== undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 0x7fffffff) {
+    fail('BAD_ARGUMENT', `${owner}: ${name} must be a positive integer, got ${typeof v === 'number' ? v : JSON.stringify(v)}`, {
+      argument: name,
+      got: v,
+    });
+  }
+  return v;
+}
+
+function bool(owner: string, name: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') fail('BAD_ARGUMENT', `${owner}: ${name} must be true or false, got ${JSON.stringify(v)}`, { argument: name, got: v });
+  return v;
+}
+
+/** Copies an integer array into an Int32Array after checking each value. */
+function lengthsArray(lengths: readonly number[] | Int32Array, batch: number, seqLen: number): Int32Array {
+  if (!Array.isArray(lengths) && !(lengths instanceof Int32Array)) {
+    fail('BAD_DTYPE', `lengths: expected number[] or Int32Array, got ${(lengths as object)?.constructor?.name ?? typeof lengths}`, { argument: 'lengths' });
+  }
+  if (lengths.length !== batch) {
+    fail('SHAPE_MISMATCH', `lengths: expected one length per batch entry (${batch}), got ${lengths.length}`, {
+      argument: 'lengths',
+      expected: batch,
+      got: lengths.length,
+    });
+  }
+  const out = new Int32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    const v = lengths[b];
+    if (!Number.isInteger(v) || v < 1 || v > seqLen) {
+      fail('BAD_ARGUMENT', `lengths[${b}]: must be an integer in 1..${seqLen} (the sequence length), got ${v}`, {
+        argument: `lengths[${b}]`,
+        expected: `1..${seqLen}`,
+        got: v,
+      });
+    }
+    out[b] = v;
+  }
+  return out;
+}
+
+export abstract class Recurrent {
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bidirectional: boolean;
+  readonly batchFirst: boolean;
+  readonly bias: boolean;
+  /** P = projSize for a projected LSTM, else hiddenSize. */
+  readonly hOut: number;
+  readonly projSize: number;
+  readonly backend: Backend;
+  readonly paramSpecs: readonly ParamSpec[];
+  readonly numParameters: number;
+
+  protected readonly cellCode: CellCode;
+  private params: DeviceBuffer | null;
+  private gradBuf: DeviceBuffer | null;
+  private cache: DeviceBuffer | null = null;
+  private saved: { cfg: Int32Array; lengths: Int32Array | null; inputShape: number[]; outputShape: number[] } | null = null;
+
+  protected constructor(kind: string, options: RecurrentOptions, cellCode: CellCode, projSize: number, extraKeys: string[]) {
+    if (options === null || typeof options !== 'object') fail('BAD_ARGUMENT', `${kind}: expected an options object, got ${JSON.stringify(options)}`);
+    const unknown = Object.keys(options).filter((k) => !COMMON_KEYS.includes(k) && !extraKeys.includes(k));
+    if (unknown.length) {
+      fail('BAD_ARGUMENT', `${kind}: unknown option(s) ${unknown.join(', ')} (known: ${[...COMMON_KEYS, ...extraKeys].join(', ')})`, { unknown });
+    }
+    this.inputSize = positiveInt(kind, 'inputSize', options.inputSize);
+    this.hiddenSize = positiveInt(kind, 'hiddenSize', options.hiddenSize);
+    this.numLayers = positiveInt(kind, 'numLayers', options.numLayers, 1);
+    this.bidirectional = bool(kind, 'bidirectional', options.bidirectional, false);
+    this.batchFirst = bool(kind, 'batchFirst', options.batchFirst, false);
+    this.bias = bool(kind, 'bias', options.bias, true);
+    this.projSize = projSize;
+    this.hOut = projSize > 0 ? projSize : this.hiddenSize;
+    this.cellCode = cellCode;
+    this.backend = getBackend();
+    this.paramSpecs = this.buildSpecs();
+    const last = this.paramSpecs[this.paramSpecs.length - 1];
+    this.numParameters = last.offset + last.size;
+    const fromCore = this.backend.call('rk_rnn_param_count', [this.cfg(1, 1)]);
+    if (fromCore !== this.numParameters) {
+      throw new RnnkitError('PANIC', `${kind}: parameter layout disagrees with the core (${this.numParameters} vs ${fromCore})`);
+    }
+    this.params = this.backend.allocF32(this.numParameters);
+    this.gradBuf = this.backend.allocF32(this.numParameters);
+    this.resetParameters();
+  }
+
+  get gates(): number {
+    return this.cellCode === CELL_CODES.lstm ? 4 : this.cellCode >= CELL_CODES.gru ? 3 : 1;
+  }
+  get directions(): number {
+    return this.bidirectional ? 2 : 1;
+  }
+  protected get isLstm(): boolean {
+    return this.cellCode === CELL_CODES.lstm;
+  }
+
+  /** PyTorch's state_dict() order: per layer, per direction: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr. */
+  private buildSpecs(): ParamSpec[] {
+    const specs: ParamSpec[] = [];
+    const gh = this.gates * this.hiddenSize;
+    let offset = 0;
+    const add = (name: string, shape: number[]) => {
+      const size = numel(shape);
+      specs.push({ name, shape, offset, size });
+      offset += size;
+    };
+    for (let k = 0; k < this.numLayers; k++) {
+      const inK = k === 0 ? this.inputSize : this.directions * this.hOut;
+      for (let d = 0; d < this.directions; d++) {
+        const sfx = `_l${k}${d === 1 ? '_reverse' : ''}`;
+        add(`weight_ih${sfx}`, [gh, inK]);
+        add(`weight_hh${sfx}`, [gh, this.hOut]);
+        if (this.bias) {
+          add(`bias_ih${sfx}`, [gh]);
+          add(`bias_hh${sfx}`, [gh]);
+        }
+        if (this.projSize > 0) add(`weight_hr${sfx}`, [this.projSize, this.hiddenSize]);
+      }
+    }
+    return specs;
+  }
+
+  /** The rk_* configuration array. */
+  private cfg(seqLen: number, batch: number): Int32Array {
+    return Int32Array.from([
+      this.cellCode,
+      this.inputSize,
+      this.hiddenSize,
+      this.projSize,
+      this.numLayers,
+      this.bidirectional ? 1 : 0,
+      this.bias ? 1 : 0,
+      this.batchFirst ? 1 : 0,
+      seqLen,
+      batch,
+    ]);
+  }
+
+  private live(): { params: DeviceBuffer; grads: DeviceBuffer } {
+    if (!this.params || !this.gradBuf) fail('DISPOSED', `${this.constructor.name}: used after dispose()`);
+    return { params: this.params, grads: this.gradBuf };
+  }
+
+  /** PyTorch's default: every parameter ~ U(−1/√H, 1/√H), from the seeded generator. */
+  resetParameters(): void {
+    const bound = 1 / Math.sqrt(this.hiddenSize);
+    const [lo, hi] = nextSeed();
+    this.backend.call('rk_fill_uniform', [this.live().params, -bound, bound, lo, hi]);
+  }
+
+  /**
+   * Runs the whole sequence through every layer and direction.
+   * `input`: (T, B, I), or (B, T, I) with batchFirst.
+   */
+  forward(input: TensorLike, options: ForwardOptions = {}): ForwardResult {
+    const { params } = this.live();
+    const shape = checkTensor('input', input, [null, null, this.inputSize], this.batchFirst ? '(batch, seq_len, inputSize)' : '(seq_len, batch, inputSize)');
+    const [seqLen, batch] = this.batchFirst ? [shape[1], shape[0]] : [shape[0], shape[1]];
+    if (seqLen < 1 || batch < 1) {
+      fail('SHAPE_MISMATCH', `input: sequence length and batch must be at least 1, got shape [${shape.join(', ')}]`, { argument: 'input', got: shape });
+    }
+    const states = this.numLayers * this.directions;
+    if (options.h0 !== undefined) checkTensor('h0', options.h0, [states, batch, this.hOut], '(numLayers*D, batch, H_out)');
+    if (options.c0 !== undefined) {
+      if (!this.isLstm) fail('BAD_ARGUMENT', `c0: only an LSTM has a cell state; this is a ${this.constructor.name}`, { argument: 'c0' });
+      checkTensor('c0', options.c0, [states, batch, this.hiddenSize], '(numLayers*D, batch, hiddenSize)');
+    }
+    const lengths = options.lengths === undefined ? null : lengthsArray(options.lengths, batch, seqLen);
+    const cfg = this.cfg(seqLen, batch);
+    const outW = this.directions * this.hOut;
+    const outputShape = this.batchFirst ? [batch, seqLen, outW] : [seqLen, batch, outW];
+    const output = Tensor.zeros(outputShape);
+    const hN = Tensor.zeros([states, batch, this.hOut]);
+    const cN = this.isLstm ? Tensor.zeros([states, batch, this.hiddenSize]) : undefined;
+    let cache: DeviceBuffer | null = null;
+    if (!options.noGrad) {
+      const cacheLen = this.backend.call('rk_rnn_cache_len', [cfg, lengths]);
+      if (!this.cache || this.cache.length !== cacheLen) {
+        this.cache?.free();
+        this.cache = null;
+        this.cache = this.backend.allocF32(cacheLen);
+      }
+      cache = this.cache;
+    }
+    this.saved = null;
+    this.backend.call('rk_rnn_forward', [
+      cfg,
+      params,
+      input.data,
+      lengths,
+      options.h0?.data ?? null,
+      options.c0?.data ?? null,
+      output.data,
+      hN.data,
+      cN?.data ?? null,
+      cache,
+    ]);
+    if (cache) this.saved = { cfg, lengths, inputShape: shape, outputShape };
+    return cN ? { output, hN, cN } : { output, hN };
+  }
+
+  /**
+   * Full backpropagation through time for the last forward. Parameter gradients accumulate
+   * until zeroGrad(). For truncated BPTT, feed the previous chunk's hN (and cN) as h0 (c0)
+   * of the next forward: gradients then stop at the chunk boundary.
+   */
+  backward(grads: BackwardGrads = {}): BackwardResult {
+    const { params, grads: gradBuf } = this.live();
+    const saved = this.saved;
+    if (!saved || !this.cache) {
+      fail('NO_FORWARD', `${this.constructor.name}.backward: run forward() (without noGrad) first`);
+    }
+    const batch = saved.cfg[9];
+    const states = this.numLayers * this.directions;
+    if (grads.output !== undefined) checkTensor('grads.output', grads.output, saved.outputShape, '(same as output)');
+    if (grads.hN !== undefined) checkTensor('grads.hN', grads.hN, [states, batch, this.hOut], '(same as hN)');
+    if (grads.cN !== undefined) {
+      if (!this.isLstm) fail('BAD_ARGUMENT', `grads.cN: only an LSTM has a cell state; this is a ${this.constructor.name}`, { argument: 'grads.cN' });
+      checkTensor('grads.cN', grads.cN, [states, batch, this.hiddenSize], '(same as cN)');
+    }
+    const dInput = Tensor.zeros(saved.inputShape);
+    const dh0 = Tensor.zeros([states, batch, this.hOut]);
+    const dc0 = this.isLstm ? Tensor.zeros([states, batch, this.hiddenSize]) : undefined;
+    this.backend.call('rk_rnn_backward', [
+      saved.cfg,
+      params,
+      saved.lengths,
+      this.cache,
+      grads.output?.data ?? null,
+      grads.hN?.data ?? null,
+      grads.cN?.data ?? null,
+      dInput.data,
+      dh0.data,
+      dc0?.data ?? null,
+      gradBuf,
+    ]);
+    const result: BackwardResult = { input: dInput, h0: dh0, params: this.grads() };
+    if (dc0) result.c0 = dc0;
+    return result;
+  }
+
+  /**
+   * One time step for every sequence of the batch (generation, streaming): costs one step.
+   * `x`: (B, I). `state`: from the previous step, or omitted for zeros.
+   * Returns the new state and `output` (B, H_out), the last layer's h.
+   */
+  step(x: TensorLike, state?: RecurrentState): RecurrentState & { output: Tensor } {
+    if (this.bidirectional) {
+      fail('UNSUPPORTED', `${this.constructor.name}.step: a bidirectional module needs the whole sequence; use forward()`);
+    }
+    const shape = checkTensor('x', x, [null, this.inputSize], '(batch, inputSize)');
+    const batch = shape[0];
+    const seqShape = this.batchFirst ? [batch, 1, this.inputSize] : [1, batch, this.inputSize];
+    const { hN, cN } = this.forward({ data: x.data, shape: seqShape }, { h0: state?.h, c0: state?.c, noGrad: true });
+    const p = this.hOut;
+    const last = hN.data.subarray((this.numLayers - 1) * batch * p);
+    const out: RecurrentState & { output: Tensor } = { h: hN, output: new Tensor(last.slice(), [batch, p]) };
+    if (cN) out.c = cN;
+    return out;
+  }
+
+  /** Zero state for `batch` sequences: { h: (L*D, B, H_out), c: (L*D, B, H) }. */
+  zeroState(batch: number): RecurrentState {
+    const states = this.numLayers * this.directions;
+    const s: RecurrentState = { h: Tensor.zeros([states, batch, this.hOut]) };
+    if (this.isLstm) s.c = Tensor.zeros([states, batch, this.hiddenSize]);
+    return s;
+  }
+
+  zeroGrad(): void {
+    this.live().grads.zero();
+  }
+
+  private split(buf: DeviceBuffer): Record<string, Tensor> {
+    const all = buf.read();
+    const out: Record<string, Tensor> = {};
+    for (const s of this.paramSpecs) out[s.name] = new Tensor(all.slice(s.offset, s.offset + s.size), s.shape);
+    return out;
+  }
+
+  /** Copies of the parameters, PyTorch names and shapes. */
+  stateDict(): Record<string, Tensor> {
+    return this.split(this.live().params);
+  }
+
+  /** Copies of the accumulated gradients, same keys as stateDict(). */
+  grads(): Record<string, Tensor> {
+    return this.split(this.live().grads);
+  }
+
+  /**
+   * Loads PyTorch-named tensors (e.g. from a safetensors file of `module.state_dict()`).
+   * strict (default): every key must be present and no other; shapes must match.
+   */
+  loadStateDict(sd: Record<string, TensorLike>, options: { strict?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
+    const { params } = this.live();
+    const strict = options.strict ?? true;
+    if (sd === null || typeof sd !== 'object') fail('BAD_ARGUMENT', `loadStateDict: expected an object of tensors, got ${JSON.stringify(sd)}`);
+    const expected = new Set(this.paramSpecs.map((s) => s.name));
+    const missingKeys = this.paramSpecs.map((s) => s.name).filter((n) => !(n in sd));
+    const unexpectedKeys = Object.keys(sd).filter((k) => !expected.has(k));
+    if (strict && (missingKeys.length || unexpectedKeys.length)) {
+      fail(
+        'STATE_DICT_MISMATCH',
+        `loadStateDict: ${missingKeys.length ? `missing keys: ${missingKeys.join(', ')}` : ''}${missingKeys.length && unexpectedKeys.length ? '; ' : ''}${
+          unexpectedKeys.length ? `unexpected keys: ${unexpectedKeys.join(', ')}` : ''
+        }`,
+        { missingKeys, unexpectedKeys },
+      );
+    }
+    // Check everything before writing anything: a failed load leaves the weights untouched.
+    for (const s of this.paramSpecs) {
+      if (!(s.name in sd)) continue;
+      try {
+        checkTensor(s.name, sd[s.name], s.shape);
+      } catch (e) {
+        if (e instanceof RnnkitError && e.code === 'SHAPE_MISMATCH') {
+          throw new RnnkitError('STATE_DICT_MISMATCH', `loadStateDict: ${e.message}`, { key: s.name, ...e.details });
+        }
+        throw e;
+      }
+    }
+    for (const s of this.paramSpecs) if (s.name in sd) params.write(sd[s.name].data, s.offset);
+    return { missingKeys, unexpectedKeys };
+  }
+
+  /** Frees the weights, gradients and cache held by the backend. Idempotent. */
+  dispose(): void {
+    this.params?.free();
+    this.gradBuf?.free();
+    this.cache?.free();
+    this.params = this.gradBuf = this.cache = null;
+    this.saved = null;
+  }
+}

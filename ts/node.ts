@@ -1,0 +1,7 @@
+/** Node.js entry: native addon first, then wasm-simd, then wasm. */
+import { setPlatform } from './backend/select.js';
+import { nodePlatform } from './platform/node.js';
+
+setPlatform(nodePlatform);
+
+export * from './index.js';
