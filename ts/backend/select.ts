@@ -54,8 +54,12 @@ let currentErrors: LoadError[] = [];
 const loaded = new Map<BackendName, Promise<Backend>>();
 let wasmPaths: Partial<Record<'wasm' | 'wasm-simd', string>> = {};
 
+/** Sets the loaders (done once by each entry point). Forgets backends loaded by earlier ones. */
 export function setPlatform(p: Platform): void {
   platform = p;
+  loaded.clear();
+  current = null;
+  currentErrors = [];
 }
 
 /**
