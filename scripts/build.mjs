@@ -6,10 +6,11 @@
 //   node scripts/build.mjs ts         only dist/
 // The wasm32 target comes from rustup (`rustup target add wasm32-unknown-unknown`) or from
 // Debian/Ubuntu (`apt-get install rustc cargo libstd-rust-dev-wasm32 lld`); whichever is found.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, renameSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WASM_INSTALL_HINT, findWasmToolchain, nativeTriple, output } from './toolchain.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const what = process.argv[2] ?? 'all';
@@ -23,26 +24,12 @@ function run(cmd, args, env = {}) {
   }
 }
 
-function output(cmd, args, env = {}) {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ...env } });
-  } catch {
-    return null;
-  }
-}
-
 /** Copy to a temporary name, then rename: a reader never sees a half-written binary. */
 function install(src, dst) {
   mkdirSync(dirname(dst), { recursive: true });
   copyFileSync(src, dst + '.tmp');
   renameSync(dst + '.tmp', dst);
   console.log(`build: wrote ${dst.slice(root.length + 1)}`);
-}
-
-export function nativeTriple() {
-  let libc = '';
-  if (process.platform === 'linux') libc = process.report?.getReport?.().header?.glibcVersionRuntime ? '-gnu' : '-musl';
-  return `${process.platform}-${process.arch}${libc}`;
 }
 
 function buildNative() {
@@ -55,27 +42,11 @@ function buildNative() {
   install(join(root, 'target', 'release', lib), join(root, 'native', `rnnkit.${nativeTriple()}.node`));
 }
 
-/** Finds a cargo + rustc pair that can build for wasm32-unknown-unknown. */
-function findWasmToolchain() {
-  const installed = output('rustup', ['target', 'list', '--installed']);
-  if (installed && installed.split('\n').includes('wasm32-unknown-unknown')) return { cargo: 'cargo', env: {} };
-  const debRustc = '/usr/bin/rustc';
-  if (existsSync(debRustc) && existsSync('/usr/bin/cargo')) {
-    const sysroot = output(debRustc, ['--print', 'sysroot'])?.trim();
-    if (sysroot && existsSync(join(sysroot, 'lib', 'rustlib', 'wasm32-unknown-unknown'))) {
-      return { cargo: '/usr/bin/cargo', env: { RUSTC: debRustc } };
-    }
-  }
-  return null;
-}
-
 function buildWasm() {
   const tc = findWasmToolchain();
   if (!tc) {
     console.error(
-      'build: no Rust toolchain with the wasm32-unknown-unknown target was found. Install one of:\n' +
-        '  rustup target add wasm32-unknown-unknown\n' +
-        '  sudo apt-get install -y rustc cargo libstd-rust-dev-wasm32 lld     (Debian/Ubuntu)',
+      'build: no Rust toolchain with the wasm32-unknown-unknown target was found. Install one of:\n' + WASM_INSTALL_HINT,
     );
     process.exit(1);
   }

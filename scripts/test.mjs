@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// `npm test`: the Rust tests (kernels, finite-difference gradient checks), then the vitest
-// suite on every backend that loads (native, wasm-simd, wasm).
+// `npm test`: the Rust tests (kernels, finite-difference gradient checks, hand-worked cases),
+// then the vitest suite on every backend that loads (native, wasm-simd, wasm).
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -9,9 +11,27 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 function run(cmd, args) {
   console.log(`$ ${cmd} ${args.join(' ')}`);
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  return r.status ?? 1;
 }
-run('cargo', ['test', '--release', '--workspace']);
+if (run('cargo', ['test', '--release', '--workspace']) !== 0) process.exit(1);
 // dist/ is what users import; a child-process test runs it, so keep it in step with ts/.
-run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
-run(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...process.argv.slice(2)]);
+if (run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']) !== 0) process.exit(1);
+const dir = mkdtempSync(join(tmpdir(), 'rnnkit-test-'));
+const report = join(dir, 'vitest.json');
+const status = run(process.execPath, [
+  join(root, 'node_modules', 'vitest', 'vitest.mjs'),
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${report}`,
+  ...process.argv.slice(2),
+]);
+try {
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`\nvitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`);
+} catch {
+  console.log('\nvitest: no report written');
+}
+rmSync(dir, { recursive: true, force: true });
+process.exit(status);

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// One command from a fresh clone to a working rnnkit: checks the toolchains (installing
+// Debian's wasm32 Rust packages when run as root and they are missing), installs the npm
+// dependencies, builds the native addon, both wasm builds and dist/, then runs the quickstart.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WASM_INSTALL_HINT, findWasmToolchain, output } from './toolchain.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function run(cmd, args, env = {}) {
+  console.log(`\n$ ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  if (r.status !== 0) {
+    console.error(`setup: '${cmd} ${args.join(' ')}' failed (exit ${r.status ?? r.signal})`);
+    process.exit(1);
+  }
+}
+
+const [major] = process.versions.node.split('.').map(Number);
+if (major < 20) {
+  console.error(`setup: Node.js ${process.versions.node} is too old; rnnkit's tools need Node.js 20 or newer.`);
+  process.exit(1);
+}
+if (!output('cargo', ['--version'])) {
+  console.error('setup: cargo not found. Install Rust with rustup (https://rustup.rs), open a new shell, and rerun.');
+  process.exit(1);
+}
+if (!findWasmToolchain()) {
+  const root_ = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (root_ && existsSync('/usr/bin/apt-get')) {
+    console.log('setup: no wasm32 Rust target found; installing Debian\'s (rustc cargo libstd-rust-dev-wasm32 lld)');
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', ['install', '-y', '-qq', 'rustc', 'cargo', 'libstd-rust-dev-wasm32', 'lld'], { DEBIAN_FRONTEND: 'noninteractive' });
+  }
+  if (!findWasmToolchain()) {
+    console.error('setup: no Rust toolchain with the wasm32-unknown-unknown target. Install one of:\n' + WASM_INSTALL_HINT);
+    process.exit(1);
+  }
+}
+// onnxruntime-node (a benchmark peer) tries a CUDA download unless told not to.
+const npmEnv = { ONNXRUNTIME_NODE_INSTALL: 'skip' };
+run('npm', existsSync(join(root, 'package-lock.json')) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'], npmEnv);
+run(process.execPath, [join(root, 'scripts', 'build.mjs')]);
+run(process.execPath, [join(root, 'examples', 'quickstart.mjs')]);
+console.log('\nsetup: done. Run the tests with `npm test`.');
