@@ -80,10 +80,10 @@ for (const backend of testBackends()) {
       });
     }
 
-    // The end-to-end char-LM case: its LSTM part (issue 4 adds Embedding/Linear/cross-entropy).
-    // The embedding lookup and the cross-entropy gradient w.r.t. the LSTM output are computed
-    // here in float64 from the fixture's own tensors.
-    test('charlm_lstm (LSTM part)', () => {
+    // The end-to-end char-LM case. rnnkit runs the LSTM; the embedding lookup, the linear head
+    // and the cross-entropy (not yet layers of rnnkit) are computed here in float64, so every
+    // tensor of the file is still checked: logits, loss and all seven gradients.
+    test('charlm_lstm', () => {
       const f = loadFixture('charlm_lstm');
       const m = f.metadata;
       const [V, E, H] = [Number(m.vocab_size), Number(m.embedding_dim), Number(m.hidden_size)];
@@ -103,8 +103,12 @@ for (const backend of testBackends()) {
       const bias = asTensor(f, 'linear.bias').data;
       const dOut = new Float32Array(T * B * H);
       const dEmb = new Float64Array(V * E);
+      const allLogits = new Float64Array(T * B * V);
+      const dW = new Float64Array(V * H);
+      const dB = new Float64Array(V);
+      let loss = 0;
       for (let i = 0; i < T * B; i++) {
-        const logits = new Float64Array(V);
+        const logits = allLogits.subarray(i * V, (i + 1) * V);
         for (let v = 0; v < V; v++) {
           let s = bias[v];
           for (let k = 0; k < H; k++) s += output.data[i * H + k] * W[v * H + k];
@@ -113,11 +117,20 @@ for (const backend of testBackends()) {
         const mx = Math.max(...logits);
         const ex = logits.map((l) => Math.exp(l - mx));
         const z = ex.reduce((a, b) => a + b, 0);
+        loss += (Math.log(z) + mx - logits[targets[i]]) / (T * B);
         for (let v = 0; v < V; v++) {
           const d = (ex[v] / z - (v === targets[i] ? 1 : 0)) / (T * B);
-          for (let k = 0; k < H; k++) dOut[i * H + k] += d * W[v * H + k];
+          dB[v] += d;
+          for (let k = 0; k < H; k++) {
+            dOut[i * H + k] += d * W[v * H + k];
+            dW[v * H + k] += d * output.data[i * H + k];
+          }
         }
       }
+      expectClose('logits', allLogits, f64(f, 'logits'));
+      expectClose('loss', [loss], f64(f, 'loss'));
+      expectClose('grad.linear.weight', dW, f64(f, 'grad.linear.weight'));
+      expectClose('grad.linear.bias', dB, f64(f, 'grad.linear.bias'));
       lstm.zeroGrad();
       const g = lstm.backward({ output: { data: dOut, shape: [T, B, H] } });
       for (const s of lstm.paramSpecs) expectClose(`grad.lstm.${s.name}`, g.params[s.name].data, f64(f, `grad.lstm.${s.name}`));
