@@ -25,8 +25,12 @@
 pub mod cell;
 pub mod config;
 pub mod error;
+pub mod init;
 pub mod kernels;
+pub mod layers;
+pub mod loss;
 pub mod math;
+pub mod optim;
 pub mod packing;
 pub mod real;
 pub mod rng;
