@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'NO_BACKEND' // no backend could be loaded; see `cause`
   | 'OUT_OF_MEMORY' // the wasm heap could not grow
   | 'BAD_FILE' // a file (safetensors) is malformed; details name the key / offset
+  | 'NON_FINITE' // training produced a NaN/Inf loss or gradient; details name the step and parameter
+  | 'ABORTED' // an AbortSignal stopped the operation
   | 'PANIC'; // a bug inside rnnkit's core; the process and the backend survive
 
 export class RnnkitError extends Error {

@@ -18,9 +18,23 @@ export {
   type BackwardGrads,
   type BackwardResult,
   type RecurrentState,
-  type ParamSpec,
 } from './nn/recurrent.js';
+export { Module, type ParamSpec, type ParamGroup, type InitName } from './nn/module.js';
 export { Rnn, type RnnOptions } from './nn/rnn.js';
 export { Lstm, type LstmOptions } from './nn/lstm.js';
 export { Gru, type GruOptions } from './nn/gru.js';
 export { readSafetensors, writeSafetensors, asTensor, type SafetensorsEntry, type SafetensorsFile, type Dtype } from './io/safetensors.js';
+export { Embedding, type EmbeddingOptions } from './nn/embedding.js';
+export { Linear } from './nn/linear.js';
+export { Dropout } from './nn/dropout.js';
+export { Pool, type PoolMode } from './nn/pool.js';
+export { Sequential, type SequentialForwardOptions, type ComputeLossOptions, type LossStep } from './nn/sequential.js';
+export { Seq2Seq } from './nn/seq2seq.js';
+export type { IntTensor } from './nn/layer.js';
+export { crossEntropy, bceWithLogits, mseLoss, type LossName, type LossOptions, type LossResult } from './train/loss.js';
+export { Optimizer, Sgd, Adam, AdamW, RmsProp, Adagrad, type SgdOptions, type AdamOptions, type RmsPropOptions, type AdagradOptions } from './train/optim.js';
+export { clipGradNorm, clipGradValue, gradNorm, type GradNorm } from './train/clip.js';
+export { LrSchedule, StepLr, CosineLr, LinearWarmup } from './train/schedule.js';
+export { fit, trainStep, evaluate, type FitOptions, type FitHistory, type FitState, type StepEvent, type EpochEvent, type EvalResult, type TrainStepOptions, type TrainStepResult } from './train/fit.js';
+export type { Dataset, SequenceDataset, StreamDataset } from './train/data.js';
+export { checkpointToBytes, checkpointFromBytes, restoreCheckpoint, modelFromConfig, type Checkpoint, type CheckpointContents } from './io/checkpoint.js';

@@ -5,3 +5,4 @@ import { nodePlatform } from './platform/node.js';
 setPlatform(nodePlatform);
 
 export * from './index.js';
+export { saveCheckpoint, loadCheckpoint, writeFileAtomic } from './io/checkpoint-node.js';

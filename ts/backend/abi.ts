@@ -8,7 +8,7 @@
 
 export type ScalarKind = 'int' | 'num';
 export interface BufferArg {
-  kind: 'f32' | 'i32' | 'u8';
+  kind: 'f32' | 'f64' | 'i32' | 'u8';
   dir: 'in' | 'out' | 'inout';
   name: string;
 }
@@ -21,7 +21,8 @@ export interface AbiRow {
 }
 
 const f32 = (name: string, dir: BufferArg['dir'] = 'in'): BufferArg => ({ kind: 'f32', dir, name });
-const i32 = (name: string): BufferArg => ({ kind: 'i32', dir: 'in', name });
+const i32 = (name: string, dir: BufferArg['dir'] = 'in'): BufferArg => ({ kind: 'i32', dir, name });
+const f64out = (name: string): BufferArg => ({ kind: 'f64', dir: 'out', name });
 
 export const ABI = {
   rk_abi_version: { args: [] },
@@ -65,6 +66,33 @@ export const ABI = {
       f32('d_params', 'inout'),
     ],
   },
+  // ---- layers and losses ----
+  rk_embedding_forward: { args: [f32('out', 'out'), f32('weight'), i32('ids'), 'int', 'int'] },
+  rk_embedding_backward: { args: [f32('d_weight', 'inout'), f32('d_out'), i32('ids'), 'int', 'int', 'int'] },
+  rk_linear_forward: { args: [f32('y', 'out'), f32('x'), f32('weight'), f32('bias'), 'int', 'int'] },
+  rk_linear_backward: { args: [f32('dx', 'out'), f32('dw', 'inout'), f32('db', 'inout'), f32('dy'), f32('x'), f32('weight'), 'int', 'int'] },
+  rk_dropout_forward: { args: [f32('out', 'out'), f32('mask', 'out'), f32('x'), 'num', 'int', 'int'] },
+  rk_dropout_backward: { args: [f32('dx', 'out'), f32('dy'), f32('mask')] },
+  rk_pool_forward: { args: [f32('out', 'out'), i32('argmax', 'out'), f32('x'), i32('lengths'), 'int', 'int', 'int', 'int', 'int', 'int'] },
+  rk_pool_backward: { args: [f32('dx', 'out'), f32('dy'), i32('argmax'), i32('lengths'), 'int', 'int', 'int', 'int', 'int', 'int'] },
+  rk_cross_entropy: { args: [f64out('loss'), f32('d_logits', 'out'), f32('logits'), i32('targets'), 'int', 'int', 'int'] },
+  rk_bce_with_logits: { args: [f64out('loss'), f32('d_logits', 'out'), f32('logits'), f32('targets'), 'int'] },
+  rk_mse: { args: [f64out('loss'), f32('d_pred', 'out'), f32('pred'), f32('target'), 'int'] },
+  // ---- optimizers, gradient utilities, initialisers ----
+  rk_sgd_step: { args: [f32('params', 'inout'), f32('grads'), f32('momentum_buffer', 'inout'), 'num', 'num', 'num', 'num', 'int', 'int'] },
+  rk_adam_step: {
+    args: [f32('params', 'inout'), f32('grads'), f32('exp_avg', 'inout'), f32('exp_avg_sq', 'inout'), f32('max_exp_avg_sq', 'inout'), 'num', 'num', 'num', 'num', 'num', 'int', 'int', 'int'],
+  },
+  rk_rmsprop_step: {
+    args: [f32('params', 'inout'), f32('grads'), f32('square_avg', 'inout'), f32('momentum_buffer', 'inout'), f32('grad_avg', 'inout'), 'num', 'num', 'num', 'num', 'num', 'int'],
+  },
+  rk_adagrad_step: { args: [f32('params', 'inout'), f32('grads'), f32('sum', 'inout'), 'num', 'num', 'num', 'num', 'int'] },
+  rk_grad_stats: { args: [f32('x'), f64out('out')] },
+  rk_scale: { args: [f32('x', 'inout'), 'num'] },
+  rk_clamp: { args: [f32('x', 'inout'), 'num', 'num'] },
+  rk_init: { args: [f32('out', 'out'), 'int', 'num', 'num', 'int', 'int', 'int', 'int'] },
+  rk_permutation: { args: [i32('out', 'out'), 'int', 'int'] },
+  rk_sample_logits: { args: [i32('out', 'out'), f32('logits'), 'int', 'num', 'int', 'int', 'int'] },
 } as const satisfies Record<string, AbiRow>;
 
 export type AbiName = keyof typeof ABI;

@@ -12,13 +12,22 @@ type Addon = Record<string, (...args: unknown[]) => number>;
 class NativeBuffer implements DeviceBuffer {
   array: Float32Array | null;
   readonly length: number;
-  constructor(length: number) {
-    this.array = new Float32Array(length);
+  constructor(
+    length: number,
+    private readonly parent: NativeBuffer | null = null,
+    private readonly offset = 0,
+  ) {
+    this.array = parent ? null : new Float32Array(length);
     this.length = length;
   }
   get live(): Float32Array {
+    if (this.parent) return this.parent.live.subarray(this.offset, this.offset + this.length);
     if (!this.array) throw new RnnkitError('DISPOSED', 'buffer: used after free() (was its module disposed?)');
     return this.array;
+  }
+  sub(offset: number, length: number): DeviceBuffer {
+    checkSub(this.length, offset, length);
+    return new NativeBuffer(length, this, offset);
   }
   read(): Float32Array {
     return this.live.slice();
@@ -31,6 +40,12 @@ class NativeBuffer implements DeviceBuffer {
   }
   free(): void {
     this.array = null;
+  }
+}
+
+export function checkSub(total: number, offset: number, length: number): void {
+  if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > total) {
+    throw new RnnkitError('BAD_ARGUMENT', `buffer.sub(${offset}, ${length}): outside a buffer of ${total} elements`);
   }
 }
 

@@ -16,11 +16,13 @@ export interface DeviceBuffer {
   write(src: Float32Array, offset?: number): void;
   /** Sets every element to zero. */
   zero(): void;
-  /** Releases the memory now; later use throws. Idempotent. */
+  /** Releases the memory now; later use throws. Idempotent. A no-op on a view from sub(). */
   free(): void;
+  /** A view of `length` elements from element `offset`, valid while this buffer lives. */
+  sub(offset: number, length: number): DeviceBuffer;
 }
 
-export type AbiArg = number | Float32Array | Int32Array | Uint8Array | DeviceBuffer | null | undefined;
+export type AbiArg = number | Float32Array | Float64Array | Int32Array | Uint8Array | DeviceBuffer | null | undefined;
 
 export interface Backend {
   readonly name: BackendName;

@@ -13,6 +13,7 @@
 import { RnnkitError, STATUS_CODES } from '../errors.js';
 import { ABI, KERNEL_LEVELS, abiNames, type AbiName, type ArgSpec, type KernelLevel } from './abi.js';
 import type { AbiArg, Backend, BackendName, DeviceBuffer } from './types.js';
+import { checkSub } from './native.js';
 
 type Exports = Record<string, (...args: number[]) => number> & { memory: WebAssembly.Memory };
 
@@ -28,12 +29,19 @@ class WasmBuffer implements DeviceBuffer {
     private readonly owner: WasmBackend,
     readonly rec: Allocation,
     length: number,
+    /** Element offset of a view made by sub(); views never free. */
+    private readonly offset = 0,
+    private readonly isView = false,
   ) {
     this.length = length;
   }
   view(): Float32Array {
     if (!this.rec.live) throw new RnnkitError('DISPOSED', 'buffer: used after free() (was its module disposed?)');
-    return new Float32Array(this.owner.memory().buffer, this.rec.ptr, this.length);
+    return new Float32Array(this.owner.memory().buffer, this.rec.ptr + this.offset * 4, this.length);
+  }
+  sub(offset: number, length: number): DeviceBuffer {
+    checkSub(this.length, offset, length);
+    return new WasmBuffer(this.owner, this.rec, length, this.offset + offset, true);
   }
   read(): Float32Array {
     return this.view().slice();
@@ -45,11 +53,11 @@ class WasmBuffer implements DeviceBuffer {
     this.view().fill(0);
   }
   free(): void {
-    this.owner.release(this);
+    if (!this.isView) this.owner.release(this);
   }
 }
 
-const ELEMENT_BYTES = { f32: 4, i32: 4, u8: 1 } as const;
+const ELEMENT_BYTES = { f32: 4, f64: 8, i32: 4, u8: 1 } as const;
 
 class WasmBackend implements Backend {
   readonly name: BackendName;
@@ -138,7 +146,7 @@ class WasmBackend implements Backend {
   call(fn: AbiName, args: readonly AbiArg[]): number {
     const specs = ABI[fn].args as readonly ArgSpec[];
     const flat: number[] = [];
-    const temps: { ptr: number; bytes: number; src: Float32Array | Int32Array | Uint8Array; copyOut: boolean }[] = [];
+    const temps: { ptr: number; bytes: number; src: Float32Array | Float64Array | Int32Array | Uint8Array; copyOut: boolean }[] = [];
     const ex = this.ex;
     try {
       specs.forEach((spec, i) => {
@@ -152,7 +160,7 @@ class WasmBackend implements Backend {
         } else if (a instanceof WasmBuffer) {
           flat.push(a.view().byteOffset, a.length);
         } else if (ArrayBuffer.isView(a)) {
-          const src = a as Float32Array | Int32Array | Uint8Array;
+          const src = a as Float32Array | Float64Array | Int32Array | Uint8Array;
           const bytes = src.length * ELEMENT_BYTES[spec.kind];
           const ptr = this.malloc(bytes);
           temps.push({ ptr, bytes, src, copyOut: spec.dir !== 'in' });

@@ -22,4 +22,8 @@ export class Gru extends Recurrent {
     super('Gru', options, ra ? CELL_CODES.gru : CELL_CODES.gru_reset_before, 0, ['resetAfter']);
     this.resetAfter = ra;
   }
+
+  protected extraConfig(): Record<string, unknown> {
+    return { resetAfter: this.resetAfter };
+  }
 }

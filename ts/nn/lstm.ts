@@ -26,4 +26,8 @@ export class Lstm extends Recurrent {
     }
     super('Lstm', options, CELL_CODES.lstm, proj, ['projSize']);
   }
+
+  protected extraConfig(): Record<string, unknown> {
+    return { projSize: this.projSize };
+  }
 }

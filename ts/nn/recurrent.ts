@@ -5,11 +5,12 @@
  */
 
 import { CELL_CODES } from '../backend/abi.js';
-import { getBackend } from '../backend/select.js';
-import type { Backend, DeviceBuffer } from '../backend/types.js';
+import type { DeviceBuffer } from '../backend/types.js';
 import { RnnkitError, fail } from '../errors.js';
 import { nextSeed } from '../random.js';
-import { Tensor, checkTensor, numel, type TensorLike } from '../tensor.js';
+import { Tensor, checkTensor, type TensorLike } from '../tensor.js';
+import { Module } from './module.js';
+import type { SeqContext, SequentialLayer, Value } from './layer.js';
 
 export interface RecurrentOptions {
   /** I: features per input step. */
@@ -71,13 +72,6 @@ export interface RecurrentState {
   c?: Tensor;
 }
 
-export interface ParamSpec {
-  name: string;
-  shape: number[];
-  offset: number;
-  size: number;
-}
-
 type CellCode = (typeof CELL_CODES)[keyof typeof CELL_CODES];
 
 const COMMON_KEYS = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias'];
@@ -126,7 +120,7 @@ function lengthsArray(lengths: readonly number[] | Int32Array, batch: number, se
   return out;
 }
 
-export abstract class Recurrent {
+export abstract class Recurrent extends Module implements SequentialLayer {
   readonly inputSize: number;
   readonly hiddenSize: number;
   readonly numLayers: number;
@@ -136,17 +130,13 @@ export abstract class Recurrent {
   /** P = projSize for a projected LSTM, else hiddenSize. */
   readonly hOut: number;
   readonly projSize: number;
-  readonly backend: Backend;
-  readonly paramSpecs: readonly ParamSpec[];
-  readonly numParameters: number;
 
   protected readonly cellCode: CellCode;
-  private params: DeviceBuffer | null;
-  private gradBuf: DeviceBuffer | null;
   private cache: DeviceBuffer | null = null;
   private saved: { cfg: Int32Array; lengths: Int32Array | null; inputShape: number[]; outputShape: number[] } | null = null;
 
   protected constructor(kind: string, options: RecurrentOptions, cellCode: CellCode, projSize: number, extraKeys: string[]) {
+    super();
     if (options === null || typeof options !== 'object') fail('BAD_ARGUMENT', `${kind}: expected an options object, got ${JSON.stringify(options)}`);
     const unknown = Object.keys(options).filter((k) => !COMMON_KEYS.includes(k) && !extraKeys.includes(k));
     if (unknown.length) {
@@ -161,16 +151,11 @@ export abstract class Recurrent {
     this.projSize = projSize;
     this.hOut = projSize > 0 ? projSize : this.hiddenSize;
     this.cellCode = cellCode;
-    this.backend = getBackend();
-    this.paramSpecs = this.buildSpecs();
-    const last = this.paramSpecs[this.paramSpecs.length - 1];
-    this.numParameters = last.offset + last.size;
+    this.allocate(this.buildSpecs());
     const fromCore = this.backend.call('rk_rnn_param_count', [this.cfg(1, 1)]);
     if (fromCore !== this.numParameters) {
       throw new RnnkitError('PANIC', `${kind}: parameter layout disagrees with the core (${this.numParameters} vs ${fromCore})`);
     }
-    this.params = this.backend.allocF32(this.numParameters);
-    this.gradBuf = this.backend.allocF32(this.numParameters);
     this.resetParameters();
   }
 
@@ -185,15 +170,10 @@ export abstract class Recurrent {
   }
 
   /** PyTorch's state_dict() order: per layer, per direction: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr. */
-  private buildSpecs(): ParamSpec[] {
-    const specs: ParamSpec[] = [];
+  private buildSpecs(): { name: string; shape: number[] }[] {
+    const specs: { name: string; shape: number[] }[] = [];
     const gh = this.gates * this.hiddenSize;
-    let offset = 0;
-    const add = (name: string, shape: number[]) => {
-      const size = numel(shape);
-      specs.push({ name, shape, offset, size });
-      offset += size;
-    };
+    const add = (name: string, shape: number[]) => specs.push({ name, shape });
     for (let k = 0; k < this.numLayers; k++) {
       const inK = k === 0 ? this.inputSize : this.directions * this.hOut;
       for (let d = 0; d < this.directions; d++) {
@@ -226,16 +206,11 @@ export abstract class Recurrent {
     ]);
   }
 
-  private live(): { params: DeviceBuffer; grads: DeviceBuffer } {
-    if (!this.params || !this.gradBuf) fail('DISPOSED', `${this.constructor.name}: used after dispose()`);
-    return { params: this.params, grads: this.gradBuf };
-  }
-
   /** PyTorch's default: every parameter ~ U(−1/√H, 1/√H), from the seeded generator. */
   resetParameters(): void {
     const bound = 1 / Math.sqrt(this.hiddenSize);
     const [lo, hi] = nextSeed();
-    this.backend.call('rk_fill_uniform', [this.live().params, -bound, bound, lo, hi]);
+    this.backend.call('rk_fill_uniform', [this.params, -bound, bound, lo, hi]);
   }
 
   /**
@@ -243,7 +218,7 @@ export abstract class Recurrent {
    * `input`: (T, B, I), or (B, T, I) with batchFirst.
    */
   forward(input: TensorLike, options: ForwardOptions = {}): ForwardResult {
-    const { params } = this.live();
+    const params = this.params;
     const shape = checkTensor('input', input, [null, null, this.inputSize], this.batchFirst ? '(batch, seq_len, inputSize)' : '(seq_len, batch, inputSize)');
     const [seqLen, batch] = this.batchFirst ? [shape[1], shape[0]] : [shape[0], shape[1]];
     if (seqLen < 1 || batch < 1) {
@@ -295,7 +270,14 @@ export abstract class Recurrent {
    * of the next forward: gradients then stop at the chunk boundary.
    */
   backward(grads: BackwardGrads = {}): BackwardResult {
-    const { params, grads: gradBuf } = this.live();
+    const r = this.backwardNoCopy(grads);
+    return { ...r, params: this.grads() };
+  }
+
+  /** backward() without copying the accumulated parameter gradients out (training loops). */
+  private backwardNoCopy(grads: BackwardGrads): Omit<BackwardResult, 'params'> {
+    const params = this.params;
+    const gradBuf = this.gradsBuffer;
     const saved = this.saved;
     if (!saved || !this.cache) {
       fail('NO_FORWARD', `${this.constructor.name}.backward: run forward() (without noGrad) first`);
@@ -324,9 +306,7 @@ export abstract class Recurrent {
       dc0?.data ?? null,
       gradBuf,
     ]);
-    const result: BackwardResult = { input: dInput, h0: dh0, params: this.grads() };
-    if (dc0) result.c0 = dc0;
-    return result;
+    return dc0 ? { input: dInput, h0: dh0, c0: dc0 } : { input: dInput, h0: dh0 };
   }
 
   /**
@@ -357,69 +337,40 @@ export abstract class Recurrent {
     return s;
   }
 
-  zeroGrad(): void {
-    this.live().grads.zero();
-  }
-
-  private split(buf: DeviceBuffer): Record<string, Tensor> {
-    const all = buf.read();
-    const out: Record<string, Tensor> = {};
-    for (const s of this.paramSpecs) out[s.name] = new Tensor(all.slice(s.offset, s.offset + s.size), s.shape);
-    return out;
-  }
-
-  /** Copies of the parameters, PyTorch names and shapes. */
-  stateDict(): Record<string, Tensor> {
-    return this.split(this.live().params);
-  }
-
-  /** Copies of the accumulated gradients, same keys as stateDict(). */
-  grads(): Record<string, Tensor> {
-    return this.split(this.live().grads);
-  }
-
-  /**
-   * Loads PyTorch-named tensors (e.g. from a safetensors file of `module.state_dict()`).
-   * strict (default): every key must be present and no other; shapes must match.
-   */
-  loadStateDict(sd: Record<string, TensorLike>, options: { strict?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
-    const { params } = this.live();
-    const strict = options.strict ?? true;
-    if (sd === null || typeof sd !== 'object') fail('BAD_ARGUMENT', `loadStateDict: expected an object of tensors, got ${JSON.stringify(sd)}`);
-    const expected = new Set(this.paramSpecs.map((s) => s.name));
-    const missingKeys = this.paramSpecs.map((s) => s.name).filter((n) => !(n in sd));
-    const unexpectedKeys = Object.keys(sd).filter((k) => !expected.has(k));
-    if (strict && (missingKeys.length || unexpectedKeys.length)) {
-      fail(
-        'STATE_DICT_MISMATCH',
-        `loadStateDict: ${missingKeys.length ? `missing keys: ${missingKeys.join(', ')}` : ''}${missingKeys.length && unexpectedKeys.length ? '; ' : ''}${
-          unexpectedKeys.length ? `unexpected keys: ${unexpectedKeys.join(', ')}` : ''
-        }`,
-        { missingKeys, unexpectedKeys },
-      );
-    }
-    // Check everything before writing anything: a failed load leaves the weights untouched.
-    for (const s of this.paramSpecs) {
-      if (!(s.name in sd)) continue;
-      try {
-        checkTensor(s.name, sd[s.name], s.shape);
-      } catch (e) {
-        if (e instanceof RnnkitError && e.code === 'SHAPE_MISMATCH') {
-          throw new RnnkitError('STATE_DICT_MISMATCH', `loadStateDict: ${e.message}`, { key: s.name, ...e.details });
-        }
-        throw e;
-      }
-    }
-    for (const s of this.paramSpecs) if (s.name in sd) params.write(sd[s.name].data, s.offset);
-    return { missingKeys, unexpectedKeys };
-  }
-
   /** Frees the weights, gradients and cache held by the backend. Idempotent. */
-  dispose(): void {
-    this.params?.free();
-    this.gradBuf?.free();
+  override dispose(): void {
     this.cache?.free();
-    this.params = this.gradBuf = this.cache = null;
+    this.cache = null;
     this.saved = null;
+    super.dispose();
   }
+
+  forwardLayer(x: Value, ctx: SeqContext, name: string): Value {
+    const init = ctx.initialStates[name];
+    const r = this.forward(x as Tensor, { h0: init?.h, c0: init?.c, lengths: ctx.lengths ?? undefined });
+    ctx.finalStates[name] = r.cN ? { h: r.hN, c: r.cN } : { h: r.hN };
+    ctx.dirs = this.directions;
+    return r.output;
+  }
+
+  backwardLayer(dy: Tensor, ctx: SeqContext, name: string): Tensor | null {
+    const g = ctx.finalStateGrads[name];
+    const r = this.backwardNoCopy({ output: dy, hN: g?.h, cN: g?.c });
+    ctx.initialStateGrads[name] = r.c0 ? { h: r.h0, c: r.c0 } : { h: r.h0 };
+    return r.input;
+  }
+
+  config(): { type: string; options: Record<string, unknown> } {
+    const options: Record<string, unknown> = {
+      inputSize: this.inputSize,
+      hiddenSize: this.hiddenSize,
+      numLayers: this.numLayers,
+      bidirectional: this.bidirectional,
+      batchFirst: this.batchFirst,
+      bias: this.bias,
+    };
+    return { type: this.constructor.name, options: { ...options, ...this.extraConfig() } };
+  }
+
+  protected abstract extraConfig(): Record<string, unknown>;
 }

@@ -19,4 +19,8 @@ export class Rnn extends Recurrent {
     super('Rnn', options, nl === 'relu' ? CELL_CODES.rnn_relu : CELL_CODES.rnn_tanh, 0, ['nonlinearity']);
     this.nonlinearity = nl;
   }
+
+  protected extraConfig(): Record<string, unknown> {
+    return { nonlinearity: this.nonlinearity };
+  }
 }

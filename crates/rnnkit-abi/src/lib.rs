@@ -15,7 +15,9 @@
 //! exports and the addon's functions equal that list.
 
 pub mod guard;
+pub mod layers;
 pub mod mem;
+pub mod optim;
 pub mod status;
 
 use guard::{count, guard};

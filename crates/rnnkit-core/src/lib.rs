@@ -34,6 +34,7 @@ pub mod optim;
 pub mod packing;
 pub mod real;
 pub mod rng;
+pub mod sample;
 pub mod seq;
 
 pub use config::{CellKind, RnnConfig};

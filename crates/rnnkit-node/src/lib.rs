@@ -10,6 +10,7 @@ mod napi;
 use marshal::Args;
 use napi::*;
 use rnnkit_abi as abi;
+use rnnkit_abi::{layers, optim};
 use std::os::raw::c_void;
 use std::ptr;
 
@@ -68,6 +69,93 @@ const EXPORTS: &[(&str, Wrapper)] = &[
         let (dc0, dc0n) = a.f32s(9)?;
         let (dp, dpn) = a.f32s(10)?;
         Ok(abi::rk_rnn_backward(c, cn, p, pn, l, ln, k, kn, dy, dyn_, dhn, dhnn, dcn, dcnn, dx, dxn, dh0, dh0n, dc0, dc0n, dp, dpn))
+    }),
+    // ---- layers and losses (rnnkit-abi/src/layers.rs) ----
+    ("rk_embedding_forward", |a| unsafe {
+        let ((o, on), (w, wn), (ids, idn)) = (a.f32s(0)?, a.f32s(1)?, a.i32s(2)?);
+        Ok(layers::rk_embedding_forward(o, on, w, wn, ids, idn, a.i32(3)?, a.i32(4)?))
+    }),
+    ("rk_embedding_backward", |a| unsafe {
+        let ((dw, dwn), (d, dn), (ids, idn)) = (a.f32s(0)?, a.f32s(1)?, a.i32s(2)?);
+        Ok(layers::rk_embedding_backward(dw, dwn, d, dn, ids, idn, a.i32(3)?, a.i32(4)?, a.i32(5)?))
+    }),
+    ("rk_linear_forward", |a| unsafe {
+        let ((y, yn), (x, xn), (w, wn), (b, bn)) = (a.f32s(0)?, a.f32s(1)?, a.f32s(2)?, a.f32s(3)?);
+        Ok(layers::rk_linear_forward(y, yn, x, xn, w, wn, b, bn, a.i32(4)?, a.i32(5)?))
+    }),
+    ("rk_linear_backward", |a| unsafe {
+        let ((dx, dxn), (dw, dwn), (db, dbn)) = (a.f32s(0)?, a.f32s(1)?, a.f32s(2)?);
+        let ((dy, dyn_), (x, xn), (w, wn)) = (a.f32s(3)?, a.f32s(4)?, a.f32s(5)?);
+        Ok(layers::rk_linear_backward(dx, dxn, dw, dwn, db, dbn, dy, dyn_, x, xn, w, wn, a.i32(6)?, a.i32(7)?))
+    }),
+    ("rk_dropout_forward", |a| unsafe {
+        let ((o, on), (m, mn), (x, xn)) = (a.f32s(0)?, a.f32s(1)?, a.f32s(2)?);
+        Ok(layers::rk_dropout_forward(o, on, m, mn, x, xn, a.num(3)?, a.u32(4)?, a.u32(5)?))
+    }),
+    ("rk_dropout_backward", |a| unsafe {
+        let ((dx, dxn), (dy, dyn_), (m, mn)) = (a.f32s(0)?, a.f32s(1)?, a.f32s(2)?);
+        Ok(layers::rk_dropout_backward(dx, dxn, dy, dyn_, m, mn))
+    }),
+    ("rk_pool_forward", |a| unsafe {
+        let ((o, on), (am, amn), (x, xn), (l, ln)) = (a.f32s(0)?, a.i32s(1)?, a.f32s(2)?, a.i32s(3)?);
+        Ok(layers::rk_pool_forward(o, on, am, amn, x, xn, l, ln, a.i32(4)?, a.i32(5)?, a.i32(6)?, a.i32(7)?, a.i32(8)?, a.i32(9)?))
+    }),
+    ("rk_pool_backward", |a| unsafe {
+        let ((dx, dxn), (dy, dyn_), (am, amn), (l, ln)) = (a.f32s(0)?, a.f32s(1)?, a.i32s(2)?, a.i32s(3)?);
+        Ok(layers::rk_pool_backward(dx, dxn, dy, dyn_, am, amn, l, ln, a.i32(4)?, a.i32(5)?, a.i32(6)?, a.i32(7)?, a.i32(8)?, a.i32(9)?))
+    }),
+    ("rk_cross_entropy", |a| unsafe {
+        let ((lo, lon), (d, dn), (z, zn), (t, tn)) = (a.f64s(0)?, a.f32s(1)?, a.f32s(2)?, a.i32s(3)?);
+        Ok(layers::rk_cross_entropy(lo, lon, d, dn, z, zn, t, tn, a.i32(4)?, a.i32(5)?, a.i32(6)?))
+    }),
+    ("rk_bce_with_logits", |a| unsafe {
+        let ((lo, lon), (d, dn), (z, zn), (t, tn)) = (a.f64s(0)?, a.f32s(1)?, a.f32s(2)?, a.f32s(3)?);
+        Ok(layers::rk_bce_with_logits(lo, lon, d, dn, z, zn, t, tn, a.i32(4)?))
+    }),
+    ("rk_mse", |a| unsafe {
+        let ((lo, lon), (d, dn), (p, pn), (t, tn)) = (a.f64s(0)?, a.f32s(1)?, a.f32s(2)?, a.f32s(3)?);
+        Ok(layers::rk_mse(lo, lon, d, dn, p, pn, t, tn, a.i32(4)?))
+    }),
+    // ---- optimizers, gradient utilities, initialisers (rnnkit-abi/src/optim.rs) ----
+    ("rk_sgd_step", |a| unsafe {
+        let ((p, pn), (g, gn), (m, mn)) = (a.f32s(0)?, a.f32s(1)?, a.f32s(2)?);
+        Ok(optim::rk_sgd_step(p, pn, g, gn, m, mn, a.num(3)?, a.num(4)?, a.num(5)?, a.num(6)?, a.i32(7)?, a.i32(8)?))
+    }),
+    ("rk_adam_step", |a| unsafe {
+        let ((p, pn), (g, gn), (m, mn), (v, vn), (vm, vmn)) = (a.f32s(0)?, a.f32s(1)?, a.f32s(2)?, a.f32s(3)?, a.f32s(4)?);
+        Ok(optim::rk_adam_step(p, pn, g, gn, m, mn, v, vn, vm, vmn, a.num(5)?, a.num(6)?, a.num(7)?, a.num(8)?, a.num(9)?, a.i32(10)?, a.i32(11)?, a.i32(12)?))
+    }),
+    ("rk_rmsprop_step", |a| unsafe {
+        let ((p, pn), (g, gn), (s, sn), (m, mn), (ga, gan)) = (a.f32s(0)?, a.f32s(1)?, a.f32s(2)?, a.f32s(3)?, a.f32s(4)?);
+        Ok(optim::rk_rmsprop_step(p, pn, g, gn, s, sn, m, mn, ga, gan, a.num(5)?, a.num(6)?, a.num(7)?, a.num(8)?, a.num(9)?, a.i32(10)?))
+    }),
+    ("rk_adagrad_step", |a| unsafe {
+        let ((p, pn), (g, gn), (s, sn)) = (a.f32s(0)?, a.f32s(1)?, a.f32s(2)?);
+        Ok(optim::rk_adagrad_step(p, pn, g, gn, s, sn, a.num(3)?, a.num(4)?, a.num(5)?, a.num(6)?, a.i32(7)?))
+    }),
+    ("rk_grad_stats", |a| unsafe {
+        let ((x, xn), (o, on)) = (a.f32s(0)?, a.f64s(1)?);
+        Ok(optim::rk_grad_stats(x, xn, o, on))
+    }),
+    ("rk_scale", |a| unsafe {
+        let (x, xn) = a.f32s(0)?;
+        Ok(optim::rk_scale(x, xn, a.num(1)?))
+    }),
+    ("rk_clamp", |a| unsafe {
+        let (x, xn) = a.f32s(0)?;
+        Ok(optim::rk_clamp(x, xn, a.num(1)?, a.num(2)?))
+    }),
+    ("rk_init", |a| unsafe {
+        let (o, on) = a.f32s(0)?;
+        Ok(optim::rk_init(o, on, a.i32(1)?, a.num(2)?, a.num(3)?, a.i32(4)?, a.i32(5)?, a.u32(6)?, a.u32(7)?))
+    }),
+    ("rk_permutation", |a| unsafe {
+        let (o, on) = a.i32s(0)?;
+        Ok(optim::rk_permutation(o, on, a.u32(1)?, a.u32(2)?))
+    }),
+    ("rk_sample_logits", |a| unsafe {
+        let ((o, on), (z, zn)) = (a.i32s(0)?, a.f32s(1)?);
+        Ok(optim::rk_sample_logits(o, on, z, zn, a.i32(2)?, a.num(3)?, a.i32(4)?, a.u32(5)?, a.u32(6)?))
     }),
 ];
 

@@ -67,6 +67,17 @@ impl Args {
     pub unsafe fn i32s(&self, i: usize) -> Result<(*mut i32, usize), String> {
         self.typed(i, NAPI_INT32_ARRAY, "Int32Array").map(|(p, n)| (p as *mut i32, n))
     }
+    pub unsafe fn f64s(&self, i: usize) -> Result<(*mut f64, usize), String> {
+        self.typed(i, NAPI_FLOAT64_ARRAY, "Float64Array").map(|(p, n)| (p as *mut f64, n))
+    }
+    /// A u32 passed as a JS number (seeds).
+    pub unsafe fn u32(&self, i: usize) -> Result<u32, String> {
+        self.int(i, 0.0, 4294967295.0).map(|v| v as u32)
+    }
+    /// An i32 passed as a JS number (sizes, codes, flags).
+    pub unsafe fn i32(&self, i: usize) -> Result<i32, String> {
+        self.int(i, -2147483648.0, 2147483647.0).map(|v| v as i32)
+    }
     pub unsafe fn u8s(&self, i: usize) -> Result<(*mut u8, usize), String> {
         self.typed(i, NAPI_UINT8_ARRAY, "Uint8Array").map(|(p, n)| (p as *mut u8, n))
     }

@@ -19,6 +19,7 @@ pub const NAPI_NUMBER: i32 = 3;
 pub const NAPI_UINT8_ARRAY: i32 = 1;
 pub const NAPI_INT32_ARRAY: i32 = 5;
 pub const NAPI_FLOAT32_ARRAY: i32 = 7;
+pub const NAPI_FLOAT64_ARRAY: i32 = 8;
 
 extern "C" {
     pub fn napi_create_function(
