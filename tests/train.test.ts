@@ -372,3 +372,54 @@ describe('across backends', () => {
 });
 
 void Tensor;
+
+describe('training details', () => {
+  beforeAll(async () => {
+    await init({ backend: testBackends()[0] });
+  });
+
+  test('dropout: training masks about p of the values and scales the rest; eval is the identity; backward uses the mask', async () => {
+    const { Dropout } = await import('../ts/node.js');
+    manualSeed(4);
+    const d = new Dropout(0.25);
+    const x = new Tensor(new Float32Array(4000).fill(2), [4000]);
+    const y = d.forward(x);
+    const dropped = y.data.filter((v) => v === 0).length / 4000;
+    expect(dropped).toBeGreaterThan(0.22);
+    expect(dropped).toBeLessThan(0.28);
+    expect(y.data.every((v) => v === 0 || Math.abs(v - 2 / 0.75) < 1e-6)).toBe(true);
+    const g = d.backward(new Tensor(new Float32Array(4000).fill(1), [4000]));
+    g.data.forEach((v, i) => expect(v).toBe(y.data[i] / 2));
+    d.eval();
+    expect(d.forward(x).data).toEqual(x.data);
+  });
+
+  test('LSTM forget-gate bias option', () => {
+    const l = new Lstm({ inputSize: 2, hiddenSize: 3, numLayers: 2 });
+    l.setForgetGateBias(1);
+    const sd = l.stateDict();
+    expect(Array.from(sd.bias_ih_l1.data.subarray(3, 6))).toEqual([1, 1, 1]);
+    expect(Array.from(sd.bias_hh_l0.data.subarray(3, 6))).toEqual([0, 0, 0]);
+    l.dispose();
+  });
+
+  test('early stopping ends training when the monitored loss stops improving; events carry lr and throughput', () => {
+    manualSeed(2);
+    const model = charLm(4, 3, 4);
+    const steps: number[] = [];
+    const h = model.fit(
+      { inputs: [[0, 1, 2], [1, 2, 3]], targets: [[1, 2, 3], [2, 3, 0]] },
+      {
+        optimizer: new Sgd(model, { lr: 0 }), // lr 0: the loss never improves
+        epochs: 20,
+        batchSize: 2,
+        earlyStopping: { monitor: 'loss', patience: 3 },
+        callbacks: { onStep: (e) => (expect(e.lr).toBe(0), expect(e.tokensPerSecond).toBeGreaterThan(0), steps.push(e.step)) },
+      },
+    );
+    expect(h.stopped).toBe('earlyStopping');
+    expect(h.epochs.length).toBe(4); // the first epoch sets the best value, three more fail to beat it
+    expect(steps).toEqual([1, 2, 3, 4]);
+    model.dispose();
+  });
+});

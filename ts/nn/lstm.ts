@@ -27,6 +27,20 @@ export class Lstm extends Recurrent {
     super('Lstm', options, CELL_CODES.lstm, proj, ['projSize']);
   }
 
+  /**
+   * The forget-gate bias trick (Jozefowicz et al. 2015): sets b_if = value and b_hf = 0 in every
+   * layer and direction, so the cell starts out remembering.
+   */
+  setForgetGateBias(value = 1): void {
+    if (!this.bias) fail('UNSUPPORTED', 'Lstm.setForgetGateBias: this LSTM has no biases (bias: false)');
+    const H = this.hiddenSize;
+    for (const s of this.paramSpecs) {
+      if (!s.name.startsWith('bias_')) continue;
+      const v = new Float32Array(H).fill(s.name.startsWith('bias_ih') ? value : 0);
+      this.params.write(v, s.offset + H); // gate order i, f, g, o: f is rows H..2H
+    }
+  }
+
   protected extraConfig(): Record<string, unknown> {
     return { projSize: this.projSize };
   }
