@@ -39,6 +39,15 @@ export const INIT_CODES = {
 } as const;
 export type InitName = keyof typeof INIT_CODES;
 
+/** Throws STATE_DICT_MISMATCH listing missing and unexpected keys, as PyTorch's strict load. */
+export function rejectKeyMismatch(missingKeys: string[], unexpectedKeys: string[]): void {
+  if (!missingKeys.length && !unexpectedKeys.length) return;
+  const parts = [];
+  if (missingKeys.length) parts.push(`missing keys: ${missingKeys.join(', ')}`);
+  if (unexpectedKeys.length) parts.push(`unexpected keys: ${unexpectedKeys.join(', ')}`);
+  fail('STATE_DICT_MISMATCH', `loadStateDict: ${parts.join('; ')}`, { missingKeys, unexpectedKeys });
+}
+
 export abstract class Module {
   readonly backend: Backend;
   paramSpecs: readonly ParamSpec[] = [];
@@ -170,15 +179,7 @@ export abstract class Module {
     const expected = new Set(this.paramSpecs.map((s) => s.name));
     const missingKeys = this.paramSpecs.map((s) => s.name).filter((n) => !(n in sd));
     const unexpectedKeys = Object.keys(sd).filter((k) => !expected.has(k));
-    if (strict && (missingKeys.length || unexpectedKeys.length)) {
-      fail(
-        'STATE_DICT_MISMATCH',
-        `loadStateDict: ${missingKeys.length ? `missing keys: ${missingKeys.join(', ')}` : ''}${missingKeys.length && unexpectedKeys.length ? '; ' : ''}${
-          unexpectedKeys.length ? `unexpected keys: ${unexpectedKeys.join(', ')}` : ''
-        }`,
-        { missingKeys, unexpectedKeys },
-      );
-    }
+    if (strict) rejectKeyMismatch(missingKeys, unexpectedKeys);
     for (const s of this.paramSpecs) {
       if (!(s.name in sd)) continue;
       try {

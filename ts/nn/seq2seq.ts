@@ -9,7 +9,7 @@ import { nextSeed } from '../random.js';
 import { Tensor, type TensorLike } from '../tensor.js';
 import type { LossName } from '../train/loss.js';
 import type { IntTensor } from './layer.js';
-import { Module, type ParamGroup } from './module.js';
+import { Module, rejectKeyMismatch, type ParamGroup } from './module.js';
 import { Recurrent, type RecurrentState } from './recurrent.js';
 import { Sequential } from './sequential.js';
 
@@ -97,7 +97,7 @@ export class Seq2Seq extends Module {
   override loadStateDict(sd: Record<string, TensorLike>, options: { strict?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
     const part = (p: string) => Object.fromEntries(Object.entries(sd).filter(([k]) => k.startsWith(p)).map(([k, v]) => [k.slice(p.length), v]));
     const stray = Object.keys(sd).filter((k) => !k.startsWith('encoder.') && !k.startsWith('decoder.'));
-    if ((options.strict ?? true) && stray.length) fail('STATE_DICT_MISMATCH', `loadStateDict: unexpected keys: ${stray.join(', ')}`, { missingKeys: [], unexpectedKeys: stray });
+    if (options.strict ?? true) rejectKeyMismatch([], stray);
     const a = this.encoder.loadStateDict(part('encoder.'), options);
     const b = this.decoder.loadStateDict(part('decoder.'), options);
     return {

@@ -17,8 +17,7 @@ import { Dropout } from './dropout.js';
 import { Embedding } from './embedding.js';
 import { isIntTensor, type IntTensor, type SeqContext, type SequentialLayer, type Value } from './layer.js';
 import { Linear } from './linear.js';
-import { Module, type ParamGroup } from './module.js';
-import { Pool } from './pool.js';
+import { Module, rejectKeyMismatch, type ParamGroup } from './module.js';
 import { Recurrent, type RecurrentState } from './recurrent.js';
 
 type Layer = Module & SequentialLayer;
@@ -225,13 +224,7 @@ export class Sequential extends Module {
     const expected = new Set(this.layers.flatMap(([name, l]) => l.paramSpecs.map((s) => `${name}.${s.name}`)));
     const missingKeys = [...expected].filter((k) => !(k in sd));
     const unexpectedKeys = Object.keys(sd).filter((k) => !expected.has(k));
-    if ((options.strict ?? true) && (missingKeys.length || unexpectedKeys.length)) {
-      fail(
-        'STATE_DICT_MISMATCH',
-        `loadStateDict: ${missingKeys.length ? `missing keys: ${missingKeys.join(', ')}` : ''}${missingKeys.length && unexpectedKeys.length ? '; ' : ''}${unexpectedKeys.length ? `unexpected keys: ${unexpectedKeys.join(', ')}` : ''}`,
-        { missingKeys, unexpectedKeys },
-      );
-    }
+    if (options.strict ?? true) rejectKeyMismatch(missingKeys, unexpectedKeys);
     // Check every shape first, then write: a failed load changes nothing.
     const parts = this.layers.map(([name, l]) => {
       const part: Record<string, TensorLike> = {};
