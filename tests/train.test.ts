@@ -394,6 +394,20 @@ describe('training details', () => {
     expect(d.forward(x).data).toEqual(x.data);
   });
 
+  test('a Sequential state dict round-trips through safetensors with PyTorch names (F64 widened to F32)', async () => {
+    const { writeSafetensors, readSafetensors, stateDictFromSafetensors } = await import('../ts/node.js');
+    const a = charLm(7, 3, 5, 'gru');
+    const sd = a.stateDict();
+    const asF64 = Object.fromEntries(Object.entries(sd).map(([k, t]) => [k, { data: Float64Array.from(t.data), shape: t.shape }]));
+    const file = readSafetensors(writeSafetensors(asF64, { format: 'pt' }));
+    expect(Object.keys(file.tensors).sort()).toEqual(['embedding.weight', 'gru.bias_hh_l0', 'gru.bias_ih_l0', 'gru.weight_hh_l0', 'gru.weight_ih_l0', 'linear.bias', 'linear.weight']);
+    const b = charLm(7, 3, 5, 'gru');
+    b.loadStateDict(stateDictFromSafetensors(file));
+    for (const k of Object.keys(sd)) expect(Array.from(b.stateDict()[k].data)).toEqual(Array.from(sd[k].data));
+    a.dispose();
+    b.dispose();
+  });
+
   test('LSTM forget-gate bias option', () => {
     const l = new Lstm({ inputSize: 2, hiddenSize: 3, numLayers: 2 });
     l.setForgetGateBias(1);

@@ -23,7 +23,7 @@ export { Module, type ParamSpec, type ParamGroup, type InitName } from './nn/mod
 export { Rnn, type RnnOptions } from './nn/rnn.js';
 export { Lstm, type LstmOptions } from './nn/lstm.js';
 export { Gru, type GruOptions } from './nn/gru.js';
-export { readSafetensors, writeSafetensors, asTensor, type SafetensorsEntry, type SafetensorsFile, type Dtype } from './io/safetensors.js';
+export { readSafetensors, writeSafetensors, asTensor, stateDictFromSafetensors, type SafetensorsEntry, type SafetensorsFile, type Dtype } from './io/safetensors.js';
 export { Embedding, type EmbeddingOptions } from './nn/embedding.js';
 export { Linear } from './nn/linear.js';
 export { Dropout } from './nn/dropout.js';

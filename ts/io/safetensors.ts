@@ -144,6 +144,16 @@ export function asTensor(file: SafetensorsFile, name: string): Tensor {
   throw new RnnkitError('BAD_DTYPE', `safetensors: tensor '${name}' is ${e.dtype}, not a float type`, { key: name, got: e.dtype });
 }
 
+/**
+ * Every float tensor of a file as float32 Tensors: a PyTorch `state_dict` saved with
+ * `safetensors.torch.save_file` (any float dtype) ready for `model.loadStateDict`.
+ */
+export function stateDictFromSafetensors(file: SafetensorsFile): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const name of Object.keys(file.tensors)) if (file.tensors[name].dtype.startsWith('F') || file.tensors[name].dtype === 'BF16') out[name] = asTensor(file, name);
+  return out;
+}
+
 /** Serialises tensors (Float32Array data → F32, or explicit entries) and string metadata. */
 export function writeSafetensors(
   tensors: Record<string, { data: TypedData; shape: readonly number[]; dtype?: Dtype }>,
