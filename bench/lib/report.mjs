@@ -1,0 +1,148 @@
+// bench/RESULTS.md from the results object of one run (bench/run.mjs). Only measured numbers.
+import { GATES } from './configs.mjs';
+
+const fmtTime = (ms, perStep) => {
+  if (perStep) return `${(ms * 1000).toFixed(ms < 0.01 ? 2 : 0)} µs/step`;
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(1)} ms` : `${ms.toFixed(2)} ms`;
+};
+const fmtG = (g) => (g >= 10 ? g.toFixed(1) : g >= 1 ? g.toFixed(2) : g.toFixed(3));
+const fmtFlops = (f) => (f >= 1e9 ? `${(f / 1e9).toFixed(2)} GFLOP` : `${(f / 1e6).toFixed(2)} MFLOP`);
+
+export function renderMarkdown(r) {
+  const m = r.machine;
+  const peak = r.fmaPeak?.gflops;
+  const L = [];
+  L.push('# rnnkit benchmark results', '');
+  L.push(`Written by \`npm run bench${m.mode === 'quick' ? ' -- --quick' : ''}\` (bench/run.mjs) from one run; every number below was measured in that run. Raw data: \`bench/results.json\`.`, '');
+  L.push('## Machine', '');
+  L.push(`- CPU: ${m.cpu}${m.cpuFamily ? ` (family ${m.cpuFamily}, model ${m.cpuModel})` : ''}, ${m.cores} cores, ${m.memoryGiB} GiB; ${m.simd.join(', ')}`);
+  L.push(`- Node ${m.node} (V8 ${m.v8}), ${m.os}`);
+  L.push(`- Date: ${m.date}; run took ${m.durationS} s (${m.mode} mode)`);
+  L.push(`- Commit: ${m.commit}${m.uncommittedChanges ? ' plus uncommitted changes in the work tree (the native addon, .wasm files and dist/ that were built from it are what ran)' : ''}`);
+  if (m.otherLoad) {
+    const busy = m.otherLoad.max > 0.25;
+    L.push(
+      `- Other load: while the rows ran, processes other than the benchmark used a median of ${m.otherLoad.median} and at most ${m.otherLoad.max} cores (machine-wide CPU time from /proc/stat minus the row's own process CPU time, per row).` +
+        (busy ? ' **The machine was busy during parts of this run** (other builds); rows with a high `otherLoad` in results.json are noisy, multi-thread rows most.' : ''),
+    );
+  }
+  L.push(`- Load average (1/5/15 min): ${m.loadavgStart?.join(' / ')} at the start, ${m.loadavgEnd?.join(' / ')} at the end`);
+  const src = r.fmaPeak?.sources ?? {};
+  L.push(
+    `- Single-core fp32 FMA peak: **${peak ?? 'n/a'} GFLOP/s** from ${r.fmaPeak?.source}` +
+      (src.c && src.rust ? `; cross-check bench/fma_peak.c: ${src.c.gflops} GFLOP/s` : '') +
+      (src.rustError ? ` (Rust probe: ${src.rustError})` : '') +
+      '. AVX2 (256-bit) FMA, the instruction set rnnkit\'s native kernels use; "% of peak" below is GFLOP/s ÷ this one-core number.',
+  );
+  if (r.wasmPeak && !r.wasmPeak.error) {
+    L.push(`- This engine's wasm mul+add peak, one thread (bench/lib/wasm_peak.mjs, independent f32x4.mul / f32x4.add chains; wasm has no FMA without relaxed-simd): simd128 **${r.wasmPeak.simd128.toFixed(1)} GFLOP/s**, scalar f32 ${r.wasmPeak.scalar.toFixed(1)} GFLOP/s.`);
+  }
+  L.push('');
+
+  // rnnkit backends and boundary
+  L.push('## rnnkit backends and the JS boundary', '');
+  L.push('| backend | kernels | threads | no-op call | 1 MiB write | 1 MiB read | 1 MiB write + read |', '|---|---|---|---|---|---|---|');
+  for (const [name, b] of Object.entries(r.boundary ?? {})) {
+    if (b.error) L.push(`| ${name} | unavailable: ${b.error.split(' | ')[0]} | | | | | |`);
+    else
+      L.push(
+        `| ${name} | ${b.kernelLevel} | ${b.threads ?? (name === 'native' ? 'no threads API' : 1)} | ${b.noopNs.toFixed(0)} ns | ${b.write1MBUs.toFixed(0)} µs | ${b.read1MBUs.toFixed(0)} µs | ${b.roundTrip1MBUs.toFixed(0)} µs (${b.roundTripGBps.toFixed(1)} GB/s) |`,
+      );
+  }
+  L.push('', 'No-op call: `backend.call(\'rk_noop\', [])`, the path every rnnkit call takes (median of batches of 10,000). 1 MiB: a 262,144-float `Float32Array` written into a backend buffer (`allocF32` + `write`) and read back (`read`, a copy).', '');
+  for (const n of r.notes ?? []) L.push(`- ${n}`);
+  if (r.notes?.length) L.push('');
+
+  // Summary
+  const rowIds = r.rows.map((x) => x.id);
+  const label = Object.fromEntries(r.rows.map((x) => [x.id, x.label]));
+  const configs = ['train-lstm-s', 'train-lstm-m', 'train-lstm-l', 'train-gru-m', 'infer-lstm-b1', 'infer-lstm-seq'].filter((c) => r.configs[c]);
+  const baseId = r.rows.find((x) => x.baseline)?.id;
+  L.push('## Summary: median time per unit', '');
+  L.push('Training: one step (forward + full BPTT + SGD update, MSE loss). infer-lstm-b1: per single step. infer-lstm-seq: one forward over 256 steps. brain.js is batch 1 (its time is for one sequence, not B sequences). — = not applicable, n/r = not run (see the config section).', '');
+  const used = rowIds.filter((id) => configs.some((c) => r.configs[c].rows[id]));
+  L.push(`| config | ${used.map((id) => label[id]).join(' | ')} |`, `|---|${used.map(() => '---|').join('')}`);
+  for (const c of configs) {
+    const e = r.configs[c];
+    const cells = used.map((id) => {
+      const x = e.rows[id];
+      if (!x) return '—';
+      if (x.error) return 'unavailable';
+      if (x.skipped) return 'n/r';
+      return fmtTime(x.medianMs, e.kind === 'step');
+    });
+    L.push(`| ${c} | ${cells.join(' | ')} |`);
+  }
+  L.push('');
+
+  // Per config
+  for (const c of configs) {
+    const e = r.configs[c];
+    const cellName = e.cell === 'gru' ? 'GRU' : 'LSTM';
+    L.push(`## ${c}`, '');
+    L.push(`${cellName}, I = ${e.I}, H = ${e.H}, B = ${e.B}, T = ${e.T}: ${e.what}. FLOPs per unit = ${e.kind === 'train' ? '3 × ' : ''}2·B·${e.kind === 'step' ? '' : 'T·'}G·H·(I+H) with G = ${GATES[e.cell]}: **${fmtFlops(e.flops)}**${e.kind === 'step' ? ' per step' : ''}.`, '');
+    const base = baseId ? e.rows[baseId] : null;
+    L.push(`| row | median | GFLOP/s | % of 1-core FMA peak | time ÷ rnnkit native (equal work) | samples |`, '|---|---|---|---|---|---|');
+    const notes = [];
+    for (const id of rowIds) {
+      const x = e.rows[id];
+      if (!x) continue;
+      const lab = label[id] ?? id;
+      if (x.error) {
+        L.push(`| ${lab} | unavailable | | | | |`);
+        notes.push(`- **${lab}**: unavailable: ${x.error.split(' | ')[0]}`);
+        continue;
+      }
+      if (x.skipped) {
+        L.push(`| ${lab} | not run | | | | |`);
+        notes.push(`- **${lab}**: ${x.skipped}`);
+        continue;
+      }
+      const g = x.gflops;
+      const ratio = base && !base.error && !base.skipped ? base.gflops / g : null;
+      const b1 = x.batch === 1 && e.B !== 1;
+      L.push(
+        `| ${lab} | ${fmtTime(x.medianMs, e.kind === 'step')}${b1 ? ' (B = 1)' : ''} | ${fmtG(g)} | ${peak ? ((100 * g) / peak).toFixed(1) + '%' : 'n/a'} | ${id === baseId ? '1 (baseline)' : ratio ? ratio.toFixed(2) + '×' : 'n/a'} | ${x.samples} |`,
+      );
+      const extra = [];
+      if (x.update) extra.push(`update (${x.update}) alone: ${fmtTime(x.updateMedianMs)}`);
+      if (x.maxAbsDiffVsRnnkit !== undefined) extra.push(`output checked against rnnkit: max |diff| ${x.maxAbsDiffVsRnnkit.toExponential(1)}`);
+      if (x.setting) extra.push(`setting: ${x.setting}`);
+      if (x.package) extra.push(x.package);
+      if (x.kernelLevel) extra.push(`kernels ${x.kernelLevel}`);
+      if (/wasm|web/.test(id) && r.wasmPeak?.simd128 && !/scalar/.test(lab)) extra.push(`${((100 * g) / r.wasmPeak.simd128).toFixed(0)}% of the engine's simd128 mul+add peak`);
+      if (id === 'rnnkit-wasm' && r.wasmPeak?.scalar) extra.push(`${((100 * g) / r.wasmPeak.scalar).toFixed(0)}% of the engine's scalar wasm mul+add peak`);
+      if (x.otherLoad !== undefined && x.otherLoad > 0.25) extra.push(`other load during the row: ${x.otherLoad} cores`);
+      if (b1) extra.push('FLOPs and GFLOP/s for B = 1; the ratio compares GFLOP/s, i.e. equal work');
+      notes.push(`- **${lab}**: ${x.timed}${extra.length ? `. ${extra.join('; ')}.` : '.'}`);
+    }
+    L.push('', 'What each row timed:', '', ...notes, '');
+  }
+
+  // PyTorch details
+  if (r.torch) {
+    L.push('## PyTorch anchor', '');
+    if (!r.torch.available) L.push(`Not run: ${r.torch.why}.`, '');
+    else {
+      L.push(`PyTorch ${r.torch.version} (Debian python3-torch), BLAS: \`${r.torch.blas}\`. bench/torch_bench.py, one process per thread setting; every setting with OMP_WAIT_POLICY=PASSIVE. "best ${m.cores}-core setting" in the tables is the fastest of the multi-core settings per config.`, '');
+      const settings = Object.values(r.torch.settings ?? {});
+      const cs = configs.filter((c) => settings.some((s) => s.results?.[c]));
+      L.push(`| setting | ${cs.join(' | ')} |`, `|---|${cs.map(() => '---|').join('')}`);
+      for (const s of settings) {
+        if (s.error) {
+          L.push(`| ${s.label} | ${cs.map(() => 'error').join(' | ')} |`);
+          continue;
+        }
+        L.push(`| ${s.label} | ${cs.map((c) => (s.results[c]?.error ? 'error' : s.results[c] ? fmtTime(s.results[c].medianMs, r.configs[c].kind === 'step') : '—')).join(' | ')} |`);
+      }
+      L.push('');
+    }
+  }
+
+  L.push('## Not measured', '');
+  L.push('- `@tensorflow/tfjs-node`: unavailable. Its install script downloads a prebuilt libtensorflow from outside the npm registry, which this machine cannot reach (`npm install @tensorflow/tfjs-node` fails in `scripts/install.js` with ENOTFOUND), so it is not a devDependency.');
+  L.push('- onnxruntime rows cover the inference configs only (onnxruntime does not train).');
+  L.push('- brain.js has no single-step call that carries the state between calls: no infer-lstm-b1 row.');
+  L.push('');
+  return L.join('\n');
+}

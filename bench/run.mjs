@@ -1,0 +1,360 @@
+#!/usr/bin/env node
+// rnnkit benchmark suite: `npm run bench` (full, ~10-15 min) or `npm run bench -- --quick` (< 2 min).
+//
+// Every (library, config) row runs in a fresh child process (bench/worker.mjs) so that thread
+// pools (onnxruntime, rnnkit native) and JIT/heap state never leak between rows. Results go to
+// bench/results.json and bench/RESULTS.md, both written atomically (temp file + rename), both
+// from this one run.
+//
+// Options: --quick; --configs=a,b (subset); --rows=id,id (subset, see ROWS); --no-torch;
+//          --out=DIR (default bench/; a subset run writes results-partial.* instead, unless --out).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CONFIGS, flops } from './lib/configs.mjs';
+import { renderMarkdown } from './lib/report.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(`--${name}`);
+const opt = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const QUICK = flag('quick');
+const onlyConfigs = opt('configs')?.split(',');
+const onlyRows = opt('rows')?.split(',');
+const partial = Boolean(onlyConfigs || onlyRows);
+const outDir = opt('out') ?? here;
+const outBase = partial && !opt('out') ? 'results-partial' : 'results';
+const CORES = os.availableParallelism?.() ?? os.cpus().length;
+
+// Time per row: samples for ~budget after one warm-up; at least minSamples if they fit in cap.
+// A row whose one unit is projected (from the same library's rate on an earlier training config)
+// to take longer than maxUnitMs is skipped and says so.
+const PLAN = QUICK
+  ? { budgetMs: 400, minSamples: 2, capMs: 2500, maxUnitMs: 3000, timeoutMs: 60_000, torchBudget: 0.4 }
+  : { budgetMs: 4000, minSamples: 3, capMs: 30_000, maxUnitMs: 60_000, timeoutMs: 420_000, torchBudget: 3 };
+const started = Date.now();
+const log = (...a) => console.error(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s]`, ...a);
+
+// ---------------------------------------------------------------- machine
+
+function sh(cmd, a, o = {}) {
+  const r = spawnSync(cmd, a, { cwd: root, encoding: 'utf8', ...o });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function machine() {
+  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const field = (k) => cpuinfo.match(new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm'))?.[1]?.trim();
+  const flags = (field('flags') ?? '').split(/\s+/);
+  const dirty = sh('git', ['status', '--porcelain', '--untracked-files=no']);
+  return {
+    cpu: field('model name') ?? os.cpus()[0]?.model,
+    cpuFamily: field('cpu family'),
+    cpuModel: field('model'),
+    simd: ['avx2', 'fma', 'avx512f'].filter((f) => flags.includes(f)),
+    cores: CORES,
+    memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    v8: process.versions.v8,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    date: new Date().toISOString(),
+    commit: sh('git', ['rev-parse', '--short', 'HEAD']),
+    uncommittedChanges: dirty === null ? null : dirty.length > 0,
+    mode: QUICK ? 'quick' : 'full',
+  };
+}
+
+// /proc/stat: machine-wide busy CPU time, to tell how much of it was not ours during a row.
+function cpuTimes() {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = line[3] + (line[4] ?? 0);
+    const total = line.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: (total - idle) / 100, total: total / 100 }; // seconds (USER_HZ = 100)
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------- peaks
+
+function fmaPeak() {
+  const out = { sources: {} };
+  // 1. The Rust probe (bench/rust, crate rnnkit-bench), if this tree has it.
+  if (existsSync(join(here, 'rust', 'Cargo.toml'))) {
+    const bin = join(root, 'target', 'release', 'rnnkit-bench');
+    if (!QUICK || !existsSync(bin)) {
+      log('building the Rust peak probe (cargo build --release -p rnnkit-bench)');
+      const b = spawnSync('cargo', ['build', '--release', '-q', '-p', 'rnnkit-bench'], { cwd: root, encoding: 'utf8', timeout: 600_000 });
+      if (b.status !== 0) out.sources.rustError = `cargo build failed: ${(b.stderr || b.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`;
+    }
+    if (existsSync(bin)) {
+      const r = spawnSync(bin, ['peak'], { encoding: 'utf8', timeout: 120_000 });
+      const m = (r.stdout ?? '').match(/FMA peak[^:\n]*:\s*([\d.]+)\s*GFLOP\/s/i);
+      if (m) out.sources.rust = { gflops: +m[1], line: r.stdout.split('\n').find((l) => /FMA peak/i.test(l)).trim() };
+      else out.sources.rustError ??= `rnnkit-bench peak printed no peak: ${(r.stdout || r.stderr || '').trim().slice(0, 200)}`;
+    }
+  }
+  // 2. bench/fma_peak.c with the system C compiler (always, as a cross-check).
+  const cc = ['cc', 'gcc', 'clang'].find((c) => spawnSync(c, ['--version']).status === 0);
+  if (cc && process.arch === 'x64') {
+    const dir = mkdtempSync(join(os.tmpdir(), 'rnnkit-peak-'));
+    try {
+      const exe = join(dir, 'fma_peak');
+      const b = spawnSync(cc, ['-O2', '-mavx2', '-mfma', join(here, 'fma_peak.c'), '-o', exe], { encoding: 'utf8' });
+      if (b.status === 0) {
+        const r = spawnSync(exe, [], { encoding: 'utf8', timeout: 60_000 });
+        const m = (r.stdout ?? '').match(/fma_peak_gflops\s+([\d.]+)/);
+        if (m) out.sources.c = { gflops: +m[1], compiler: cc };
+      } else out.sources.cError = b.stderr.trim().split('\n').slice(-2).join(' | ');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const pick = out.sources.rust ? ['rust', 'bench/rust (rnnkit-bench peak)'] : out.sources.c ? ['c', `bench/fma_peak.c (${out.sources.c.compiler} -O2 -mavx2 -mfma)`] : null;
+  out.gflops = pick ? out.sources[pick[0]].gflops : null;
+  out.source = pick ? pick[1] : 'not measured (no Rust probe and no C compiler)';
+  return out;
+}
+
+// ---------------------------------------------------------------- child processes
+
+function runWorker(spec, timeoutMs = PLAN.timeoutMs) {
+  return new Promise((resolve) => {
+    const before = cpuTimes();
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [join(here, 'worker.mjs'), JSON.stringify(spec)], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...(spec.env ?? {}) },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const wallS = (Date.now() - t0) / 1000;
+      const after = cpuTimes();
+      const line = stdout.split('\n').find((l) => l.startsWith('@@RESULT '));
+      let res;
+      if (line) res = JSON.parse(line.slice('@@RESULT '.length));
+      else if (timedOut) res = { error: `timed out after ${timeoutMs / 1000} s` };
+      else res = { error: `worker exited with ${code}: ${(stderr || stdout).trim().split('\n').slice(-3).join(' | ')}` };
+      res.wallS = +wallS.toFixed(2);
+      if (before && after && typeof res.cpuS === 'number') {
+        // CPU seconds spent by everything else on the machine while this row ran, per second.
+        res.otherLoad = +Math.max(0, (after.busy - before.busy - res.cpuS) / wallS).toFixed(2);
+      }
+      resolve(res);
+    });
+  });
+}
+
+function torchAvailable() {
+  const r = spawnSync('/usr/bin/python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
+  return r.status === 0 ? { ok: true, version: r.stdout.trim() } : { ok: false, why: (r.stderr || r.error?.message || 'python3 not found').trim().split('\n').pop() };
+}
+
+function runTorch(setting, configs) {
+  return new Promise((resolve) => {
+    const before = cpuTimes();
+    const t0 = Date.now();
+    const child = spawn('/usr/bin/python3', [join(here, 'torch_bench.py'), '--threads', String(setting.threads), '--budget', String(PLAN.torchBudget), '--min-samples', String(PLAN.minSamples), '--configs', configs.join(',')], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...setting.env },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), QUICK ? 60_000 : 600_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const after = cpuTimes();
+      try {
+        const r = JSON.parse(out.trim().split('\n').pop());
+        r.wallS = (Date.now() - t0) / 1000;
+        if (before && after) r.machineBusyCores = +((after.busy - before.busy) / r.wallS).toFixed(2);
+        resolve(r);
+      } catch {
+        resolve({ error: `python exited with ${code}: ${err.trim().split('\n').slice(-2).join(' | ')}` });
+      }
+    });
+  });
+}
+
+function blasLibrary() {
+  try {
+    return sh('readlink', ['-f', '/usr/lib/x86_64-linux-gnu/libblas.so.3']);
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------- rows
+
+const TRAIN = CONFIGS.filter((c) => c.kind === 'train').map((c) => c.name);
+const INFER = CONFIGS.filter((c) => c.kind !== 'train').map((c) => c.name);
+
+/** The rows; `configs` lists where each applies. Native thread rows are settled after probing. */
+function rows(threadsApi) {
+  const all = [...TRAIN, ...INFER];
+  const r = [];
+  if (threadsApi) {
+    r.push({ id: 'rnnkit-native-1t', label: 'rnnkit native, 1 thread', spec: { lib: 'rnnkit', backend: 'native', threads: 1 }, configs: all, baseline: true });
+    if (CORES > 1) r.push({ id: 'rnnkit-native-nt', label: `rnnkit native, ${CORES} threads`, spec: { lib: 'rnnkit', backend: 'native', threads: CORES }, configs: all, threads: CORES });
+  } else {
+    r.push({ id: 'rnnkit-native-1t', label: 'rnnkit native', spec: { lib: 'rnnkit', backend: 'native' }, configs: all, baseline: true });
+  }
+  r.push(
+    { id: 'rnnkit-wasm-simd', label: 'rnnkit wasm-simd', spec: { lib: 'rnnkit', backend: 'wasm-simd' }, configs: all },
+    { id: 'rnnkit-wasm', label: 'rnnkit wasm (scalar build)', spec: { lib: 'rnnkit', backend: 'wasm' }, configs: all },
+    { id: 'ort-node-1t', label: 'onnxruntime-node, 1 thread', spec: { lib: 'ort', variant: 'node', threads: 1 }, configs: INFER },
+  );
+  if (CORES > 1) r.push({ id: 'ort-node-nt', label: `onnxruntime-node, ${CORES} threads`, spec: { lib: 'ort', variant: 'node', threads: CORES }, configs: INFER, threads: CORES });
+  r.push({ id: 'ort-web-1t', label: 'onnxruntime-web (wasm), 1 thread', spec: { lib: 'ort', variant: 'web', threads: 1 }, configs: INFER });
+  if (CORES > 1) r.push({ id: 'ort-web-nt', label: `onnxruntime-web (wasm), ${CORES} threads`, spec: { lib: 'ort', variant: 'web', threads: CORES }, configs: INFER, threads: CORES });
+  r.push(
+    { id: 'tfjs-wasm', label: 'TF.js wasm', spec: { lib: 'tfjs', backend: 'wasm' }, configs: all },
+    { id: 'tfjs-cpu', label: 'TF.js cpu', spec: { lib: 'tfjs', backend: 'cpu' }, configs: all },
+    { id: 'brain', label: 'brain.js (batch 1)', spec: { lib: 'brain' }, configs: [...TRAIN, 'infer-lstm-seq'], batch: 1 },
+  );
+  return r;
+}
+
+// Order of execution: training configs small to large (so a slow library's rate on a smaller
+// config can rule out a hopeless large one), then inference.
+const RUN_ORDER = ['train-lstm-s', 'train-lstm-m', 'train-gru-m', 'train-lstm-l', 'infer-lstm-seq', 'infer-lstm-b1'];
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const result = { machine: machine(), plan: PLAN, notes: [] };
+  log(`rnnkit bench (${result.machine.mode}) on ${result.machine.cpu}, ${CORES} cores, Node ${process.version}`);
+  result.machine.loadavgStart = os.loadavg().map((v) => +v.toFixed(2));
+
+  // Peaks: native FMA (Rust probe or C), this engine's wasm simd128 / scalar mul+add.
+  result.fmaPeak = fmaPeak();
+  log(`FMA peak: ${result.fmaPeak.gflops} GFLOP/s (${result.fmaPeak.source})`);
+  const wp = await runWorker({ lib: 'wasmpeak' }, 60_000);
+  result.wasmPeak = wp;
+  log(`wasm mul+add peak: simd128 ${wp.simd128?.toFixed(1)} GFLOP/s, scalar ${wp.scalar?.toFixed(1)} GFLOP/s`);
+
+  // rnnkit backends: availability, kernel levels, threads API, and the boundary costs.
+  result.boundary = {};
+  let threadsApi = false;
+  for (const backend of ['native', 'wasm-simd', 'wasm']) {
+    const r = await runWorker({ lib: 'boundary', backend, budgetMs: QUICK ? 400 : 2000 });
+    result.boundary[backend] = r;
+    if (backend === 'native' && typeof r.threads === 'number') threadsApi = true;
+    log(`boundary ${backend}: ${r.error ? 'unavailable: ' + r.error : `no-op call ${r.noopNs.toFixed(0)} ns, 1 MiB write+read ${r.roundTrip1MBUs.toFixed(0)} us (kernels ${r.kernelLevel})`}`);
+  }
+  if (!threadsApi) result.notes.push('This rnnkit build has no threads API (init({ threads }) / backendInfo().threads): native ran once, on one thread.');
+
+  const rowDefs = rows(threadsApi).filter((r) => !onlyRows || onlyRows.includes(r.id));
+  const configs = RUN_ORDER.filter((c) => (!onlyConfigs || onlyConfigs.includes(c)) && !(QUICK && c === 'train-lstm-l'));
+  if (QUICK) result.notes.push('--quick: train-lstm-l not run; fewer samples per row; rows whose one unit would take over 3 s (projected from the same row on an earlier config) not run.');
+  result.rows = rowDefs.map(({ id, label, baseline, threads, batch }) => ({ id, label, baseline: !!baseline, threads: threads ?? 1, batch }));
+  result.configs = {};
+  const rate = {}; // row id -> { gflops, config } of its latest training config
+
+  for (const name of configs) {
+    const cfg = CONFIGS.find((c) => c.name === name);
+    const entry = (result.configs[name] = { ...cfg, flops: flops(cfg), rows: {} });
+    for (const row of rowDefs) {
+      if (!row.configs.includes(name)) continue;
+      let res;
+      // One timed unit: a training step, a forward over the sequence, or all T single steps.
+      const unitFlops = flops(cfg, row.batch ?? cfg.B) * (cfg.kind === 'step' ? cfg.T : 1);
+      const projS = rate[row.id] ? unitFlops / (rate[row.id].gflops * 1e9) : 0;
+      if (projS * 1000 > PLAN.maxUnitMs) {
+        res = {
+          skipped: `not run: one ${cfg.kind === 'train' ? 'step' : cfg.kind === 'step' ? `run of ${cfg.T} steps` : 'forward'} would take about ${projS.toFixed(0)} s at the ${rate[row.id].gflops.toFixed(2)} GFLOP/s this row reached on ${rate[row.id].config} (limit ${PLAN.maxUnitMs / 1000} s${QUICK ? ' in --quick' : ''})`,
+        };
+      } else {
+        res = await runWorker({ ...row.spec, config: name, budgetMs: PLAN.budgetMs, minSamples: PLAN.minSamples, capMs: PLAN.capMs });
+        if (!res.error && cfg.kind === 'train') rate[row.id] = { gflops: res.gflops, config: name };
+      }
+      entry.rows[row.id] = res;
+      const msg = res.error ? `ERROR ${String(res.error).slice(0, 160)}` : res.skipped ? `skipped (${res.skipped.slice(0, 80)})` : `${fmtMs(res.medianMs)}  ${res.gflops.toFixed(2)} GFLOP/s  (${res.samples} samples${res.otherLoad !== undefined ? `, other load ${res.otherLoad}` : ''})`;
+      log(`${name.padEnd(15)} ${row.label.padEnd(34)} ${msg}`);
+    }
+  }
+
+  // PyTorch anchor (optional).
+  const torch = torchAvailable();
+  result.torch = { available: torch.ok, ...(torch.ok ? { version: torch.version, blas: blasLibrary() } : { why: torch.why }) };
+  const torchConfigs = configs.filter((c) => !(QUICK && c === 'train-lstm-l'));
+  if (flag('no-torch')) result.torch = { available: false, why: '--no-torch' };
+  else if (torch.ok && torchConfigs.length) {
+    const settings = [
+      { id: '1t', label: '1 thread', threads: 1, env: { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', OMP_WAIT_POLICY: 'PASSIVE' } },
+      { id: 'omp1-blas2', label: '1 OpenMP thread, OPENBLAS_NUM_THREADS=2', threads: 1, env: { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: String(CORES), OMP_WAIT_POLICY: 'PASSIVE' }, cores: CORES },
+      { id: 'omp2-blas1', label: `${CORES} OpenMP threads, OPENBLAS_NUM_THREADS=1`, threads: CORES, env: { OMP_NUM_THREADS: String(CORES), OPENBLAS_NUM_THREADS: '1', OMP_WAIT_POLICY: 'PASSIVE' }, cores: CORES },
+      { id: 'omp2-blas2', label: `${CORES} OpenMP threads, OPENBLAS_NUM_THREADS=2`, threads: CORES, env: { OMP_NUM_THREADS: String(CORES), OPENBLAS_NUM_THREADS: String(CORES), OMP_WAIT_POLICY: 'PASSIVE' }, cores: CORES },
+    ].filter((s) => CORES > 1 || s.id === '1t');
+    const use = QUICK ? settings.filter((s) => s.id === '1t' || s.id === 'omp1-blas2') : settings;
+    result.torch.settings = {};
+    for (const s of use) {
+      log(`PyTorch ${s.label} ...`);
+      const r = await runTorch(s, torchConfigs);
+      result.torch.settings[s.id] = { ...s, ...r };
+      if (r.error) log(`PyTorch ${s.label}: ERROR ${r.error}`);
+      else for (const [c, v] of Object.entries(r.results)) log(`${c.padEnd(15)} PyTorch ${s.label.padEnd(26)} ${v.error ?? fmtMs(v.medianMs)}`);
+    }
+    // Fold into the config tables: the 1-thread row and the best multi-core setting per config.
+    for (const c of torchConfigs) {
+      const entry = result.configs[c];
+      const cfg = CONFIGS.find((x) => x.name === c);
+      const one = result.torch.settings['1t']?.results?.[c];
+      if (one && !one.error) entry.rows['torch-1t'] = { ...one, flops: flops(cfg), gflops: flops(cfg) / (one.medianMs * 1e6), threads: 1, setting: '1 thread (OMP_WAIT_POLICY=PASSIVE)' };
+      let best = null;
+      for (const s of use.filter((s) => s.cores)) {
+        const v = result.torch.settings[s.id]?.results?.[c];
+        if (v && !v.error && (!best || v.medianMs < best.medianMs)) best = { ...v, setting: s.label + ', OMP_WAIT_POLICY=PASSIVE', threads: CORES };
+      }
+      if (best) entry.rows['torch-best'] = { ...best, flops: flops(cfg), gflops: flops(cfg) / (best.medianMs * 1e6) };
+    }
+    result.rows.push(
+      { id: 'torch-1t', label: `PyTorch ${torch.version}, 1 thread`, threads: 1 },
+      { id: 'torch-best', label: `PyTorch ${torch.version}, best ${CORES}-core setting`, threads: CORES },
+    );
+  }
+
+  result.machine.loadavgEnd = os.loadavg().map((v) => +v.toFixed(2));
+  result.machine.durationS = Math.round((Date.now() - started) / 1000);
+  const loads = Object.values(result.configs).flatMap((e) => Object.values(e.rows).map((r) => r.otherLoad).filter((v) => typeof v === 'number'));
+  if (loads.length) {
+    const sorted = [...loads].sort((a, b) => a - b);
+    result.machine.otherLoad = { median: sorted[Math.floor(sorted.length / 2)], max: sorted[sorted.length - 1] };
+  }
+
+  writeAtomic(join(outDir, `${outBase}.json`), JSON.stringify(result, null, 2) + '\n');
+  writeAtomic(join(outDir, outBase === 'results' ? 'RESULTS.md' : 'RESULTS-partial.md'), renderMarkdown(result));
+  log(`wrote ${join(outDir, `${outBase}.json`)} and the Markdown report (${result.machine.durationS} s)`);
+}
+
+function fmtMs(ms) {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} us`;
+}
+
+function writeAtomic(path, text) {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
