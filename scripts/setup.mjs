@@ -28,17 +28,23 @@ if (!output('cargo', ['--version'])) {
   console.error('setup: cargo not found. Install Rust with rustup (https://rustup.rs), open a new shell, and rerun.');
   process.exit(1);
 }
+// Debian packages the build and the tests need, installed when we are root and they are missing:
+// the wasm32 Rust target (Rust 1.63 from Debian) and Chromium for the browser test.
+const canApt = typeof process.getuid === 'function' && process.getuid() === 0 && existsSync('/usr/bin/apt-get');
+const wanted = [];
+if (!findWasmToolchain()) wanted.push('rustc', 'cargo', 'libstd-rust-dev-wasm32', 'lld');
+if (!existsSync('/usr/bin/chromium') && process.env.RNNKIT_SKIP_BROWSER !== '1') wanted.push('chromium');
+if (wanted.length && canApt) {
+  console.log(`setup: installing Debian packages: ${wanted.join(' ')}`);
+  run('apt-get', ['update', '-qq']);
+  run('apt-get', ['install', '-y', '-qq', ...wanted], { DEBIAN_FRONTEND: 'noninteractive' });
+}
 if (!findWasmToolchain()) {
-  const root_ = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (root_ && existsSync('/usr/bin/apt-get')) {
-    console.log('setup: no wasm32 Rust target found; installing Debian\'s (rustc cargo libstd-rust-dev-wasm32 lld)');
-    run('apt-get', ['update', '-qq']);
-    run('apt-get', ['install', '-y', '-qq', 'rustc', 'cargo', 'libstd-rust-dev-wasm32', 'lld'], { DEBIAN_FRONTEND: 'noninteractive' });
-  }
-  if (!findWasmToolchain()) {
-    console.error('setup: no Rust toolchain with the wasm32-unknown-unknown target. Install one of:\n' + WASM_INSTALL_HINT);
-    process.exit(1);
-  }
+  console.error('setup: no Rust toolchain with the wasm32-unknown-unknown target. Install one of:\n' + WASM_INSTALL_HINT);
+  process.exit(1);
+}
+if (!existsSync('/usr/bin/chromium') && process.env.RNNKIT_SKIP_BROWSER !== '1') {
+  console.warn('setup: /usr/bin/chromium is missing, so `npm test` will fail its browser test. Install it (sudo apt-get install -y chromium) or set RNNKIT_SKIP_BROWSER=1.');
 }
 // onnxruntime-node (a benchmark peer) tries a CUDA download unless told not to.
 const npmEnv = { ONNXRUNTIME_NODE_INSTALL: 'skip' };
