@@ -88,7 +88,7 @@ function fmaPeak() {
     const bin = join(root, 'target', 'release', 'rnnkit-bench');
     if (!QUICK || !existsSync(bin)) {
       log('building the Rust peak probe (cargo build --release -p rnnkit-bench)');
-      const b = spawnSync('cargo', ['build', '--release', '-q', '-p', 'rnnkit-bench'], { cwd: root, encoding: 'utf8', timeout: 600_000 });
+      const b = spawnSync('cargo', ['build', '--release', '-q', '-p', 'rnnkit-bench'], { cwd: root, encoding: 'utf8', timeout: 300_000 });
       if (b.status !== 0) out.sources.rustError = `cargo build failed: ${(b.stderr || b.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`;
     }
     if (existsSync(bin)) {
@@ -184,7 +184,10 @@ function runTorch(setting, configs) {
       try {
         const r = JSON.parse(out.trim().split('\n').pop());
         r.wallS = (Date.now() - t0) / 1000;
-        if (before && after) r.machineBusyCores = +((after.busy - before.busy) / r.wallS).toFixed(2);
+        if (before && after) {
+          r.machineBusyCores = +((after.busy - before.busy) / r.wallS).toFixed(2);
+          if (typeof r.cpuS === 'number') r.otherLoad = +Math.max(0, (after.busy - before.busy - r.cpuS) / r.wallS).toFixed(2);
+        }
         resolve(r);
       } catch {
         resolve({ error: `python exited with ${code}: ${err.trim().split('\n').slice(-2).join(' | ')}` });
@@ -310,18 +313,18 @@ async function main() {
       const r = await runTorch(s, torchConfigs);
       result.torch.settings[s.id] = { ...s, ...r };
       if (r.error) log(`PyTorch ${s.label}: ERROR ${r.error}`);
-      else for (const [c, v] of Object.entries(r.results)) log(`${c.padEnd(15)} PyTorch ${s.label.padEnd(26)} ${v.error ?? fmtMs(v.medianMs)}`);
+      else for (const [c, v] of Object.entries(r.results)) log(`${c.padEnd(15)} PyTorch ${s.label.padEnd(26)} ${v.error ?? fmtMs(v.medianMs)}  (other load ${r.otherLoad})`);
     }
     // Fold into the config tables: the 1-thread row and the best multi-core setting per config.
     for (const c of torchConfigs) {
       const entry = result.configs[c];
       const cfg = CONFIGS.find((x) => x.name === c);
       const one = result.torch.settings['1t']?.results?.[c];
-      if (one && !one.error) entry.rows['torch-1t'] = { ...one, flops: flops(cfg), gflops: flops(cfg) / (one.medianMs * 1e6), threads: 1, setting: '1 thread (OMP_WAIT_POLICY=PASSIVE)' };
+      if (one && !one.error) entry.rows['torch-1t'] = { ...one, flops: flops(cfg), gflops: flops(cfg) / (one.medianMs * 1e6), threads: 1, setting: '1 thread (OMP_WAIT_POLICY=PASSIVE)', otherLoad: result.torch.settings['1t'].otherLoad };
       let best = null;
       for (const s of use.filter((s) => s.cores)) {
         const v = result.torch.settings[s.id]?.results?.[c];
-        if (v && !v.error && (!best || v.medianMs < best.medianMs)) best = { ...v, setting: s.label + ', OMP_WAIT_POLICY=PASSIVE', threads: CORES };
+        if (v && !v.error && (!best || v.medianMs < best.medianMs)) best = { ...v, setting: s.label + ', OMP_WAIT_POLICY=PASSIVE', threads: CORES, otherLoad: result.torch.settings[s.id].otherLoad };
       }
       if (best) entry.rows['torch-best'] = { ...best, flops: flops(cfg), gflops: flops(cfg) / (best.medianMs * 1e6) };
     }

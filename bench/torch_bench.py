@@ -122,6 +122,7 @@ def main():
             out["results"][name] = run_config(name, a.budget, a.min_samples)
         except Exception as e:  # report, keep going
             out["results"][name] = {"error": repr(e)}
+    out["cpuS"] = time.process_time()  # this process, all threads
     print(json.dumps(out))
     sys.stdout.flush()
 

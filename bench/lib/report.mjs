@@ -124,16 +124,16 @@ export function renderMarkdown(r) {
     L.push('## PyTorch anchor', '');
     if (!r.torch.available) L.push(`Not run: ${r.torch.why}.`, '');
     else {
-      L.push(`PyTorch ${r.torch.version} (Debian python3-torch), BLAS: \`${r.torch.blas}\`. bench/torch_bench.py, one process per thread setting; every setting with OMP_WAIT_POLICY=PASSIVE. "best ${m.cores}-core setting" in the tables is the fastest of the multi-core settings per config.`, '');
+      L.push(`PyTorch ${r.torch.version} (Debian python3-torch), BLAS: \`${r.torch.blas}\`. bench/torch_bench.py, one process per thread setting (all configs in it; "other load" is the CPU other processes used meanwhile); every setting with OMP_WAIT_POLICY=PASSIVE. "best ${m.cores}-core setting" in the tables is the fastest of the multi-core settings per config.`, '');
       const settings = Object.values(r.torch.settings ?? {});
       const cs = configs.filter((c) => settings.some((s) => s.results?.[c]));
-      L.push(`| setting | ${cs.join(' | ')} |`, `|---|${cs.map(() => '---|').join('')}`);
+      L.push(`| setting | ${cs.join(' | ')} | other load |`, `|---|${cs.map(() => '---|').join('')}---|`);
       for (const s of settings) {
         if (s.error) {
           L.push(`| ${s.label} | ${cs.map(() => 'error').join(' | ')} |`);
           continue;
         }
-        L.push(`| ${s.label} | ${cs.map((c) => (s.results[c]?.error ? 'error' : s.results[c] ? fmtTime(s.results[c].medianMs, r.configs[c].kind === 'step') : '—')).join(' | ')} |`);
+        L.push(`| ${s.label} | ${cs.map((c) => (s.results[c]?.error ? 'error' : s.results[c] ? fmtTime(s.results[c].medianMs, r.configs[c].kind === 'step') : '—')).join(' | ')} | ${s.otherLoad ?? 'n/a'} cores |`);
       }
       L.push('');
     }
