@@ -18,7 +18,7 @@ afterEach(() => {
 test("'auto' in Node picks the native addon and reports the kernel level", async () => {
   const info = await init();
   expect(info.name).toBe('native');
-  expect(info.kernelLevel).toBe('scalar');
+  expect(['avx2-fma', 'neon', 'scalar']).toContain(info.kernelLevel); // the best this CPU runs
   expect(info.loadErrors).toEqual([]);
   expect(backendInfo().name).toBe('native');
 });

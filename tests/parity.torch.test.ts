@@ -2,9 +2,12 @@
  * PyTorch parity: every case in ../shared/fixtures/torch, on every backend. Outputs, final
  * states, the loss and every gradient (parameters, input, h0, c0) against PyTorch's float64
  * reference, at the fixtures' recommended float32 tolerances (atol 1e-5, rtol 1e-4).
+ * Each backend runs at its best kernel level; native and wasm-simd run again with the kernels
+ * forced to scalar (rk_set_kernel_level 1). All of these must agree with each other within 1e-5
+ * relative.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { init, Lstm, asTensor, type BackendName, type Recurrent } from '../ts/node.js';
+import { init, loadBackend, backendInfo, Lstm, asTensor, type BackendName, type Recurrent } from '../ts/node.js';
 import { testBackends } from './support/backends.js';
 import { expectClose, maxRelDiff } from './support/close.js';
 import { fixtureNames, loadFixture } from './support/fixtures.js';
@@ -18,13 +21,40 @@ test('the fixture set is the one the README lists', () => {
   expect(rnnCases.length).toBe(12);
 });
 
-/** Outputs of each backend per case, to compare backends with each other at the end. */
-const byBackend = new Map<string, Map<BackendName, Float32Array[]>>();
+/** Outputs of each run (backend, kernel level) per case, to compare them at the end. */
+const byBackend = new Map<string, Map<string, Float32Array[]>>();
 
-for (const backend of testBackends()) {
-  describe(`PyTorch parity on ${backend}`, () => {
+/** A backend, optionally with its kernel level pinned (1 = scalar). */
+interface Run {
+  label: string;
+  backend: BackendName;
+  level?: number;
+}
+const KERNEL_LEVEL_NAMES: Record<string, string> = { wasm: 'scalar', 'wasm-simd': 'simd128' };
+const runs: Run[] = testBackends().map((backend) => ({ label: backend, backend }));
+if (testBackends().includes('native')) {
+  runs.push({ label: 'native, kernels forced to scalar', backend: 'native', level: 1 });
+}
+if (testBackends().includes('wasm-simd')) runs.push({ label: 'wasm-simd, kernels forced to scalar', backend: 'wasm-simd', level: 1 });
+
+for (const { label, backend, level } of runs) {
+  describe(`PyTorch parity on ${label}`, () => {
+    // The level is process-wide per backend instance: restore it afterwards.
+    let savedLevel = 0;
     beforeAll(async () => {
       await init({ backend });
+      const b = await loadBackend(backend);
+      savedLevel = b.call('rk_kernel_level', []);
+      if (level !== undefined) b.call('rk_set_kernel_level', [level]);
+    });
+    afterAll(async () => {
+      (await loadBackend(backend)).call('rk_set_kernel_level', [savedLevel]);
+    });
+
+    test('runs on the kernel level asked for', () => {
+      const info = backendInfo();
+      if (level === 1) expect(info.kernelLevel).toBe('scalar');
+      else if (backend in KERNEL_LEVEL_NAMES) expect(info.kernelLevel).toBe(KERNEL_LEVEL_NAMES[backend]);
     });
 
     for (const name of rnnCases) {
@@ -75,7 +105,7 @@ for (const backend of testBackends()) {
         expectClose(`${name} accumulated`, again.params[first].data, Array.from(g.params[first].data, (v) => 2 * v));
 
         if (!byBackend.has(name)) byBackend.set(name, new Map());
-        byBackend.get(name)!.set(backend, [output.data, hN.data, g.input.data, ...mod.paramSpecs.map((s) => g.params[s.name].data)]);
+        byBackend.get(name)!.set(label, [output.data, hN.data, g.input.data, ...mod.paramSpecs.map((s) => g.params[s.name].data)]);
         mod.dispose();
       });
     }
@@ -145,17 +175,17 @@ for (const backend of testBackends()) {
 
 describe('backends agree', () => {
   afterAll(() => byBackend.clear());
-  test('max relative difference between backends <= 1e-5 on every fixture', () => {
-    const backends = testBackends();
-    if (backends.length < 2) return expect(backends.length).toBe(1);
+  test('max relative difference between backends and kernel levels <= 1e-5 on every fixture', () => {
+    const labels = runs.map((r) => r.label);
+    if (labels.length < 2) return expect(labels.length).toBe(1);
     for (const [name, results] of byBackend) {
-      const ref = results.get(backends[0])!;
-      for (const b of backends.slice(1)) {
+      const ref = results.get(labels[0])!;
+      for (const b of labels.slice(1)) {
         const other = results.get(b)!;
         expect(other, `${name} has no ${b} result`).toBeDefined();
         ref.forEach((arr, i) => {
           const d = maxRelDiff(other[i], arr);
-          expect(d, `${name} tensor ${i}: ${b} vs ${backends[0]}`).toBeLessThanOrEqual(1e-5);
+          expect(d, `${name} tensor ${i}: ${b} vs ${labels[0]}`).toBeLessThanOrEqual(1e-5);
         });
       }
     }

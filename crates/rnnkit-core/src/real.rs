@@ -1,8 +1,12 @@
 //! `Real`: the scalar type the kernels are generic over (f32 in the product, f64 in gradchecks).
 //! The dense primitives are trait methods so that f32 can route them through the kernel table
 //! (`kernels::get()`, which may pick a SIMD variant) while f64 always runs the scalar reference.
+//!
+//! σ and tanh: f64 uses math.rs (relative error < 1e-13, for the gradient checks); f32 uses
+//! `kernels::scalar::{sigmoidf, tanhf}`, the algorithm every kernel level vectorises, so all
+//! levels and backends compute the same activation bits.
 
-use crate::kernels::{self, scalar};
+use crate::kernels::{self, scalar, PackedB};
 use crate::math;
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
@@ -28,9 +32,9 @@ pub trait Real:
     const ONE: Self;
     fn from_f64(x: f64) -> Self;
     fn to_f64(self) -> f64;
-    /// σ(x), platform-independent (math.rs).
+    /// σ(x), the same bits on every platform and kernel level.
     fn sigmoid(self) -> Self;
-    /// tanh(x), platform-independent (math.rs).
+    /// tanh(x), the same bits on every platform and kernel level.
     fn tanh(self) -> Self;
     fn is_finite(self) -> bool;
 
@@ -48,6 +52,31 @@ pub trait Real:
     #[allow(clippy::too_many_arguments)]
     fn gemm_tn(c: &mut [Self], ldc: usize, a: &[Self], lda: usize, b: &[Self], ldb: usize, m: usize, n: usize, k: usize) {
         scalar::gemm_tn(c, ldc, a, lda, b, ldb, m, n, k)
+    }
+    /// Prepares B (see `PackedB`) for repeated `gemm_packed` calls; f64 keeps it as given.
+    fn pack_b(b: &[Self], ldb: usize, trans: bool, k: usize, n: usize) -> PackedB<'_, Self> {
+        PackedB::plain(b, ldb, trans, k, n)
+    }
+    /// c (m, n; ldc) += a (m, k; lda) · B.
+    fn gemm_packed(c: &mut [Self], ldc: usize, a: &[Self], lda: usize, m: usize, pb: &PackedB<'_, Self>) {
+        scalar::gemm_packed(c, ldc, a, lda, m, pb)
+    }
+    /// x ← σ(x) element-wise.
+    fn sigmoid_all(x: &mut [Self]) {
+        scalar::sigmoid(x)
+    }
+    /// x ← tanh(x) element-wise.
+    fn tanh_all(x: &mut [Self]) {
+        scalar::tanh(x)
+    }
+    /// The LSTM pointwise step, bias add fused (`kernels::scalar::lstm_cell`).
+    #[allow(clippy::too_many_arguments)]
+    fn lstm_cell(gates: &mut [Self], b_hh: Option<&[Self]>, c_prev: &[Self], c: &mut [Self], tanh_c: &mut [Self], out: &mut [Self], rows: usize, hidden: usize) {
+        scalar::lstm_cell(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden)
+    }
+    /// The GRU (reset-after) pointwise step (`kernels::scalar::gru_cell`).
+    fn gru_cell(gates: &mut [Self], hh: &[Self], h_prev: &[Self], hn_lin: &mut [Self], h: &mut [Self], rows: usize, hidden: usize) {
+        scalar::gru_cell(gates, hh, h_prev, hn_lin, h, rows, hidden)
     }
 }
 
@@ -87,14 +116,14 @@ impl Real for f32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
-    // Computed in f64 and rounded once: the same bits on every platform (see math.rs).
+    // f32 arithmetic only, no libm: the same bits on every platform (see kernels/scalar.rs).
     #[inline]
     fn sigmoid(self) -> Self {
-        math::sigmoid(self as f64) as f32
+        scalar::sigmoidf(self)
     }
     #[inline]
     fn tanh(self) -> Self {
-        math::tanh(self as f64) as f32
+        scalar::tanhf(self)
     }
     #[inline]
     fn is_finite(self) -> bool {
@@ -108,6 +137,26 @@ impl Real for f32 {
     }
     fn gemm_tn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, m: usize, n: usize, k: usize) {
         (kernels::get().gemm_tn)(c, ldc, a, lda, b, ldb, m, n, k)
+    }
+    fn pack_b(b: &[f32], ldb: usize, trans: bool, k: usize, n: usize) -> PackedB<'_, f32> {
+        let mut pb = PackedB::plain(b, ldb, trans, k, n);
+        (kernels::get().pack_b)(&mut pb);
+        pb
+    }
+    fn gemm_packed(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, pb: &PackedB<'_, f32>) {
+        (kernels::get().gemm_packed)(c, ldc, a, lda, m, pb)
+    }
+    fn sigmoid_all(x: &mut [f32]) {
+        (kernels::get().sigmoid)(x)
+    }
+    fn tanh_all(x: &mut [f32]) {
+        (kernels::get().tanh)(x)
+    }
+    fn lstm_cell(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], rows: usize, hidden: usize) {
+        (kernels::get().lstm_cell)(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden)
+    }
+    fn gru_cell(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
+        (kernels::get().gru_cell)(gates, hh, h_prev, hn_lin, h, rows, hidden)
     }
 }
 

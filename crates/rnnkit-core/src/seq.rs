@@ -3,7 +3,8 @@
 //!
 //! Per layer and direction the input projection of all steps is one GEMM before the time loop,
 //! and the weight gradients are GEMMs over all steps after it: only the recurrent product
-//! runs step by step. Validation happens here, once, before anything is computed.
+//! runs step by step, with the recurrent weights packed once per call (`Recurrent`).
+//! Validation happens here, once, before anything is computed.
 
 use crate::cell::gru::{gru_step_backward, gru_step_forward};
 use crate::cell::lstm::{lstm_step_backward, lstm_step_forward};
@@ -11,6 +12,7 @@ use crate::cell::rnn::{rnn_step_backward, rnn_step_forward};
 use crate::cell::{add_bias_rows, zero};
 use crate::config::{CellKind, LayerParams, RnnConfig};
 use crate::error::{checked_product, Error, ErrorCode, Result};
+use crate::kernels::PackedB;
 use crate::packing::Packing;
 use crate::real::Real;
 use std::ops::Range;
@@ -378,6 +380,38 @@ fn opt_slice<'a, T>(params: &'a [T], r: &Option<Range<usize>>) -> Option<&'a [T]
     r.as_ref().map(|r| &params[r.clone()])
 }
 
+/// The recurrent weights of one (layer, direction), prepared for the time loop: packed once here
+/// (`Real::pack_b`) when more than one step will use them, so no step repacks. Forward multiplies
+/// by the transposes (C += h·Wᵀ), backward by the matrices (dh_prev += dgates·W).
+/// `hh`: all of W_hh, or for GRU reset-before its r, z rows; `hn`: the n rows (H, H) then.
+struct Recurrent<'a, T> {
+    hh: PackedB<'a, T>,
+    hn: Option<PackedB<'a, T>>,
+    hr: Option<PackedB<'a, T>>,
+}
+
+impl<'a, T: Real> Recurrent<'a, T> {
+    fn new(cfg: &RnnConfig, s: &Sizes, w_hh: &'a [T], w_hr: Option<&'a [T]>, forward: bool) -> Recurrent<'a, T> {
+        let (h, p, gh) = (s.h, s.p, cfg.gates() * s.h);
+        let pack = s.seq_len > 1;
+        // W is (rows, cols) row-major. Forward: B = Wᵀ (k = cols, n = rows); backward: B = W.
+        let prep = |w: &'a [T], rows: usize, cols: usize| -> PackedB<'a, T> {
+            let (k, n) = if forward { (cols, rows) } else { (rows, cols) };
+            if pack {
+                T::pack_b(w, cols, forward, k, n)
+            } else {
+                PackedB::plain(w, cols, forward, k, n)
+            }
+        };
+        let (hh, hn) = if cfg.cell == CellKind::GruResetBefore {
+            (prep(&w_hh[..2 * h * h], 2 * h, h), Some(prep(&w_hh[2 * h * h..], h, h)))
+        } else {
+            (prep(w_hh, gh, p), None)
+        };
+        Recurrent { hh, hn, hr: w_hr.map(|w| prep(w, p, h)) }
+    }
+}
+
 /// The time step handled at position `s` of a direction's walk (forward: 0..T, reverse: T-1..0).
 #[inline]
 fn step_time(dir: usize, s: usize, seq_len: usize) -> usize {
@@ -405,9 +439,8 @@ fn direction_forward<T: Real>(
 ) {
     let (h, p, gh, n) = (s.h, s.p, cfg.gates() * s.h, pk.rows);
     let w_ih = &params[lp.w_ih.clone()];
-    let w_hh = &params[lp.w_hh.clone()];
     let b_hh = opt_slice(params, &lp.b_hh);
-    let w_hr = opt_slice(params, &lp.w_hr);
+    let w = Recurrent::new(cfg, s, &params[lp.w_hh.clone()], opt_slice(params, &lp.w_hr), true);
     // Input projection of all steps at once.
     zero(dc.gates);
     T::gemm_nt(dc.gates, gh, x, lp.input, w_ih, lp.input, n, gh, lp.input);
@@ -432,11 +465,11 @@ fn direction_forward<T: Real>(
         let h_new = &mut ws.h_new[..rows * p];
         match cfg.cell {
             CellKind::RnnTanh | CellKind::RnnRelu => {
-                rnn_step_forward(h_new, &mut dc.gates[rg], &dc.h_prev[rp], w_hh, b_hh, cfg.cell == CellKind::RnnRelu, rows, h);
+                rnn_step_forward(h_new, &mut dc.gates[rg], &dc.h_prev[rp], &w.hh, b_hh, cfg.cell == CellKind::RnnRelu, rows, h);
             }
             CellKind::Lstm => {
                 dc.c_prev[rh.clone()].copy_from_slice(&ws.c_state[..rows * h]);
-                let h_raw: &mut [T] = if w_hr.is_some() { &mut dc.h_raw[rh.clone()] } else { &mut [] };
+                let h_raw: &mut [T] = if w.hr.is_some() { &mut dc.h_raw[rh.clone()] } else { &mut [] };
                 lstm_step_forward(
                     h_new,
                     &mut dc.c[rh.clone()],
@@ -445,9 +478,9 @@ fn direction_forward<T: Real>(
                     &mut dc.gates[rg],
                     &dc.h_prev[rp],
                     &dc.c_prev[rh.clone()],
-                    w_hh,
+                    &w.hh,
                     b_hh,
-                    w_hr,
+                    w.hr.as_ref(),
                     rows,
                     h,
                     p,
@@ -457,7 +490,7 @@ fn direction_forward<T: Real>(
             CellKind::GruResetAfter | CellKind::GruResetBefore => {
                 let reset_after = cfg.cell == CellKind::GruResetAfter;
                 let hn: &mut [T] = if reset_after { &mut dc.hn_lin[rh] } else { &mut [] };
-                gru_step_forward(h_new, hn, &mut dc.gates[rg], &mut ws.hh, &dc.h_prev[rp], w_hh, b_hh, reset_after, rows, h);
+                gru_step_forward(h_new, hn, &mut dc.gates[rg], &mut ws.hh, &dc.h_prev[rp], &w.hh, w.hn.as_ref(), b_hh, reset_after, rows, h);
             }
         }
         ws.h_state[..rows * p].copy_from_slice(&ws.h_new[..rows * p]);
@@ -580,8 +613,7 @@ fn direction_backward<T: Real>(
 ) {
     let (h, p, gh) = (s.h, s.p, cfg.gates() * s.h);
     let dp = s.dirs * p;
-    let w_hh = &params[lp.w_hh.clone()];
-    let w_hr = opt_slice(params, &lp.w_hr);
+    let w = Recurrent::new(cfg, s, &params[lp.w_hh.clone()], opt_slice(params, &lp.w_hr), false);
     let h_prev_all = &cache[dcache.h_prev.clone()];
     let gates_all = &cache[dcache.gates.clone()];
     for st in (0..s.seq_len).rev() {
@@ -600,10 +632,10 @@ fn direction_backward<T: Real>(
         let dh = &ws.dh[..rows * p];
         match cfg.cell {
             CellKind::RnnTanh | CellKind::RnnRelu => {
-                rnn_step_backward(&mut dgates[rg.clone()], &mut ws.dh_prev, dh, &gates_all[rg], w_hh, cfg.cell == CellKind::RnnRelu, rows, h);
+                rnn_step_backward(&mut dgates[rg.clone()], &mut ws.dh_prev, dh, &gates_all[rg], &w.hh, cfg.cell == CellKind::RnnRelu, rows, h);
             }
             CellKind::Lstm => {
-                if w_hr.is_some() {
+                if w.hr.is_some() {
                     dh_all[rp.clone()].copy_from_slice(dh);
                 }
                 lstm_step_backward(
@@ -616,8 +648,8 @@ fn direction_backward<T: Real>(
                     &gates_all[rg],
                     &cache[dcache.c_prev.clone()][rh.clone()],
                     &cache[dcache.tanh_c.clone()][rh],
-                    w_hh,
-                    w_hr,
+                    &w.hh,
+                    w.hr.as_ref(),
                     rows,
                     h,
                     p,
@@ -636,7 +668,8 @@ fn direction_backward<T: Real>(
                     &gates_all[rg],
                     hn,
                     &h_prev_all[rp],
-                    w_hh,
+                    &w.hh,
+                    w.hn.as_ref(),
                     reset_after,
                     rows,
                     h,

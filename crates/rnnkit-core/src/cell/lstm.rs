@@ -7,14 +7,19 @@
 //!
 //! Sizes: gates (rows, 4H); c, tanh_c, h_raw (rows, H); h, h_prev (rows, P); w_hh (4H, P);
 //! w_hr (P, H). Without a projection P = H and `h_raw` is unused (empty).
+//! The weights arrive prepared for the time loop (`Real::pack_b`, see seq.rs): forward multiplies
+//! by w_hhᵀ and w_hrᵀ, backward by w_hh and w_hr.
+//! The pointwise part of the forward (bias add, σ/tanh, c', h') is one kernel row,
+//! `kernels::scalar::lstm_cell` (the reference) and its SIMD versions.
 
-use super::{add_bias_rows, zero};
-use crate::real::{sigmoid, Real};
+use super::zero;
+use crate::kernels::PackedB;
+use crate::real::Real;
 
 /// h: (rows, P) out. c, tanh_c: (rows, H) out (saved for backward).
 /// h_raw: (rows, H) out, o ⊙ tanh(c'), only with a projection (else empty).
 /// gates: (rows, 4H) in: x·W_ihᵀ + b_ih; out: i, f, g, o after their nonlinearities.
-/// h_prev: (rows, P). c_prev: (rows, H).
+/// h_prev: (rows, P). c_prev: (rows, H). w_hh: B = w_hhᵀ (P, 4H). w_hr: B = w_hrᵀ (H, P).
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_step_forward<T: Real>(
     h: &mut [T],
@@ -24,40 +29,21 @@ pub fn lstm_step_forward<T: Real>(
     gates: &mut [T],
     h_prev: &[T],
     c_prev: &[T],
-    w_hh: &[T],
+    w_hh: &PackedB<'_, T>,
     b_hh: Option<&[T]>,
-    w_hr: Option<&[T]>,
+    w_hr: Option<&PackedB<'_, T>>,
     rows: usize,
     hidden: usize,
     p: usize,
 ) {
     let g4 = 4 * hidden;
-    T::gemm_nt(gates, g4, h_prev, p, w_hh, p, rows, g4, p);
-    add_bias_rows(gates, b_hh, rows, g4);
+    T::gemm_packed(gates, g4, h_prev, p, rows, w_hh);
     // Without a projection, o ⊙ tanh(c') is h itself.
     let out: &mut [T] = if w_hr.is_some() { &mut *h_raw } else { &mut *h };
-    for r in 0..rows {
-        let gr = &mut gates[r * g4..(r + 1) * g4];
-        for j in 0..hidden {
-            let i = sigmoid(gr[j]);
-            let f = sigmoid(gr[hidden + j]);
-            let g = gr[2 * hidden + j].tanh();
-            let o = sigmoid(gr[3 * hidden + j]);
-            gr[j] = i;
-            gr[hidden + j] = f;
-            gr[2 * hidden + j] = g;
-            gr[3 * hidden + j] = o;
-            let k = r * hidden + j;
-            let cn = f * c_prev[k] + i * g;
-            let tc = cn.tanh();
-            c[k] = cn;
-            tanh_c[k] = tc;
-            out[k] = o * tc;
-        }
-    }
+    T::lstm_cell(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden);
     if let Some(w_hr) = w_hr {
         zero(&mut h[..rows * p]);
-        T::gemm_nt(h, p, h_raw, hidden, w_hr, hidden, rows, p, hidden);
+        T::gemm_packed(h, p, h_raw, hidden, rows, w_hr);
     }
 }
 
@@ -65,7 +51,7 @@ pub fn lstm_step_forward<T: Real>(
 /// dh_prev: (rows, P) out (=). dc_prev: (rows, H) out (=).
 /// dh_raw: (rows, H) scratch, used only with a projection.
 /// dh: (rows, P) total dL/dh'. dc: (rows, H) dL/dc' arriving from step t+1 (or dc_n).
-/// gates, c_prev, tanh_c: as saved by forward. w_hh: (4H, P). w_hr: (P, H).
+/// gates, c_prev, tanh_c: as saved by forward. w_hh: B = w_hh (4H, P). w_hr: B = w_hr (P, H).
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_step_backward<T: Real>(
     dgates: &mut [T],
@@ -77,8 +63,8 @@ pub fn lstm_step_backward<T: Real>(
     gates: &[T],
     c_prev: &[T],
     tanh_c: &[T],
-    w_hh: &[T],
-    w_hr: Option<&[T]>,
+    w_hh: &PackedB<'_, T>,
+    w_hr: Option<&PackedB<'_, T>>,
     rows: usize,
     hidden: usize,
     p: usize,
@@ -88,7 +74,7 @@ pub fn lstm_step_backward<T: Real>(
     let dhr: &[T] = match w_hr {
         Some(w_hr) => {
             zero(&mut dh_raw[..rows * hidden]);
-            T::gemm_nn(dh_raw, hidden, dh, p, w_hr, hidden, rows, hidden, p);
+            T::gemm_packed(dh_raw, hidden, dh, p, rows, w_hr);
             &dh_raw[..rows * hidden]
         }
         None => dh,
@@ -112,5 +98,5 @@ pub fn lstm_step_backward<T: Real>(
         }
     }
     zero(&mut dh_prev[..rows * p]);
-    T::gemm_nn(dh_prev, p, dgates, g4, w_hh, p, rows, p, g4);
+    T::gemm_packed(dh_prev, p, dgates, g4, rows, w_hh);
 }

@@ -5,23 +5,96 @@
 //! tables; `get()` returns the best one this CPU/engine runs, `force_level()` pins one for tests
 //! and benchmarks.
 //!
+//!   file                 level     lanes  chosen
+//!   scalar.rs            scalar    1      always available
+//!   x86_avx2_fma.rs      avx2-fma  8      x86_64, at run time (`is_x86_feature_detected!`)
+//!   wasm_simd128.rs      simd128   4      wasm32 built with `-C target-feature=+simd128`
+//!
+//! `gemm.rs` is the packed, register-blocked GEMM loop nest the SIMD variants share (each brings
+//! its micro-kernel); `pool.rs` the persistent worker threads that split one product by output
+//! blocks (native only). Each output element is computed by one thread, in a fixed order, so
+//! results are the same bits for any thread count.
+//!
+//! Same bits on every level: products sum each element in one order (scalar.rs, "GEMM": k blocks
+//! of KC, multiply then add, never fused), and σ / tanh of f32 run the same operations
+//! (scalar.rs `expf`). So native, wasm-simd and wasm, at any kernel level and thread count,
+//! compute identical results; the levels differ only in speed.
+//!
 //! Quick start for adding a kernel: add a row to `Kernels`, a scalar function in `scalar.rs`,
-//! the variant (or an explicit `scalar::` entry) in every table, and a case in the
-//! kernels-vs-scalar test.
+//! the variant (or an explicit `scalar::` entry) in every table, a `Real` method if cells call
+//! it, and a case in `tests/kernels_vs_scalar.rs`.
 
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+pub(crate) mod gemm;
+pub mod pool;
 pub mod scalar;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod wasm_simd128;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_avx2_fma;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Signature shared by the three GEMM shapes (see `Real::gemm_*` for their meaning).
 pub type GemmFn = fn(&mut [f32], usize, &[f32], usize, &[f32], usize, usize, usize, usize);
+/// c (m, n; ldc) += a (m, k; lda) · B, with B prepared by `PackFn`.
+pub type GemmPackedFn = fn(&mut [f32], usize, &[f32], usize, usize, &PackedB<'_, f32>);
+/// Fills `PackedB::panels` in this level's layout (or leaves them empty: read `b` directly).
+pub type PackFn = fn(&mut PackedB<'_, f32>);
+/// x ← f(x) element-wise.
+pub type MapFn = fn(&mut [f32]);
+/// See `scalar::lstm_cell`.
+pub type LstmCellFn = fn(&mut [f32], Option<&[f32]>, &[f32], &mut [f32], &mut [f32], &mut [f32], usize, usize);
+/// See `scalar::gru_cell`.
+pub type GruCellFn = fn(&mut [f32], &[f32], &[f32], &mut [f32], &mut [f32], usize, usize);
 
 pub struct Kernels {
     pub level: Level,
     pub gemm_nt: GemmFn,
     pub gemm_nn: GemmFn,
     pub gemm_tn: GemmFn,
+    pub pack_b: PackFn,
+    pub gemm_packed: GemmPackedFn,
+    pub sigmoid: MapFn,
+    pub tanh: MapFn,
+    pub lstm_cell: LstmCellFn,
+    pub gru_cell: GruCellFn,
 }
+
+/// The B operand of a product repeated inside a time loop (the recurrent weights), prepared once
+/// per sequence call. Logically B is (k, n): `b` row-major with row stride `ldb`, or with `trans`
+/// stored as (n, k) (C += A·bᵀ, the forward orientation of a weight matrix).
+pub struct PackedB<'a, T> {
+    pub b: &'a [T],
+    pub ldb: usize,
+    pub trans: bool,
+    pub k: usize,
+    pub n: usize,
+    /// Panels in the layout of `level`'s GEMM (gemm.rs); empty = not packed, read `b`.
+    pub panels: Vec<f32>,
+    pub level: Level,
+}
+
+impl<'a, T> PackedB<'a, T> {
+    /// B not packed (yet): every level can multiply by it, reading `b` directly.
+    pub fn plain(b: &'a [T], ldb: usize, trans: bool, k: usize, n: usize) -> PackedB<'a, T> {
+        PackedB { b, ldb, trans, k, n, panels: Vec::new(), level: Level::Scalar }
+    }
+}
+
+/// Products of at most this many multiply-adds run scalar.rs on every level (packing would cost
+/// more than it saves). Larger ones run the packed micro-kernels, in the same summation order.
+pub const SMALL_WORK: usize = 8 * 1024;
+
+/// Whether a (m, n, k) product is small (see `SMALL_WORK`).
+pub fn is_small(m: usize, n: usize, k: usize) -> bool {
+    m * n * k <= SMALL_WORK
+}
+
+/// Products with at most this many rows (batch-1 and small-batch steps) skip packing when B is
+/// not packed already: packing B would cost more than the product. They read B directly,
+/// vectorised across output columns (same summation order).
+pub const FEW_ROWS: usize = 4;
 
 /// Kernel levels, with their ABI codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,21 +131,70 @@ pub static SCALAR: Kernels = Kernels {
     gemm_nt: scalar::gemm_nt::<f32>,
     gemm_nn: scalar::gemm_nn::<f32>,
     gemm_tn: scalar::gemm_tn::<f32>,
+    pack_b: scalar::pack_b,
+    gemm_packed: scalar::gemm_packed::<f32>,
+    sigmoid: scalar::sigmoid::<f32>,
+    tanh: scalar::tanh::<f32>,
+    lstm_cell: scalar::lstm_cell::<f32>,
+    gru_cell: scalar::gru_cell::<f32>,
+};
+
+#[cfg(target_arch = "x86_64")]
+pub static AVX2_FMA: Kernels = Kernels {
+    level: Level::Avx2Fma,
+    gemm_nt: x86_avx2_fma::gemm_nt,
+    gemm_nn: x86_avx2_fma::gemm_nn,
+    gemm_tn: x86_avx2_fma::gemm_tn,
+    pack_b: x86_avx2_fma::pack_b,
+    gemm_packed: x86_avx2_fma::gemm_packed,
+    sigmoid: x86_avx2_fma::sigmoid,
+    tanh: x86_avx2_fma::tanh,
+    lstm_cell: x86_avx2_fma::lstm_cell,
+    gru_cell: x86_avx2_fma::gru_cell,
+};
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub static SIMD128: Kernels = Kernels {
+    level: Level::Simd128,
+    gemm_nt: wasm_simd128::gemm_nt,
+    gemm_nn: wasm_simd128::gemm_nn,
+    gemm_tn: wasm_simd128::gemm_tn,
+    pack_b: wasm_simd128::pack_b,
+    gemm_packed: wasm_simd128::gemm_packed,
+    sigmoid: wasm_simd128::sigmoid,
+    tanh: wasm_simd128::tanh,
+    lstm_cell: wasm_simd128::lstm_cell,
+    gru_cell: wasm_simd128::gru_cell,
 };
 
 /// 0 = not chosen yet; otherwise a `Level` code. (`OnceLock` needs Rust 1.70; MSRV is 1.63.)
 static CHOSEN: AtomicU8 = AtomicU8::new(0);
 
-fn table(level: Level) -> Option<&'static Kernels> {
+/// The table of a level, if this build has one (whether this CPU runs it: `available()`).
+pub fn table(level: Level) -> Option<&'static Kernels> {
     match level {
         Level::Scalar => Some(&SCALAR),
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2Fma => Some(&AVX2_FMA),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Level::Simd128 => Some(&SIMD128),
+        #[allow(unreachable_patterns)]
         _ => None,
     }
 }
 
 /// The levels this build can run on this machine, best first.
 pub fn available() -> Vec<Level> {
-    vec![Level::Scalar]
+    #[allow(unused_mut)]
+    let mut levels = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    if x86_avx2_fma::detected() {
+        levels.push(Level::Avx2Fma);
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    levels.push(Level::Simd128);
+    levels.push(Level::Scalar);
+    levels
 }
 
 /// The kernel table in use.
@@ -86,7 +208,8 @@ pub fn get() -> &'static Kernels {
     table(best).unwrap_or(&SCALAR)
 }
 
-/// Pins a level (tests, benchmarks). Fails if this build or CPU cannot run it.
+/// Pins a level (tests, benchmarks). Fails if this build or CPU cannot run it. Process-wide;
+/// weights packed under another level are then read unpacked, so results stay correct.
 pub fn force_level(level: Level) -> Result<(), String> {
     if available().contains(&level) {
         CHOSEN.store(level as u8, Ordering::Relaxed);

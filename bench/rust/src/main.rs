@@ -1,0 +1,270 @@
+//! rnnkit-bench (llm.c dev/cpu style): first checks every kernel level against the scalar
+//! reference, then times the GEMM shapes of the benchmark configurations per level and thread
+//! count, and prints GFLOP/s and the speedup over scalar. Also probes the single-core fp32 FMA
+//! peak (independent `vfmadd` chains), the ceiling the GFLOP/s are compared with.
+//!
+//!   cargo run --release -p rnnkit-bench              everything
+//!   cargo run --release -p rnnkit-bench -- peak      only the FMA peak
+//!   cargo run --release -p rnnkit-bench -- quick     fewer shapes, shorter timing
+//!   cargo run --release -p rnnkit-bench -- case N     only shape N (0-based), best level, 1 thread, 2 s
+//!                                                    (for `perf record`)
+//!
+//! Timing: each case repeats until 0.2 s (0.05 s quick) and reports the best of 3 such rounds.
+//! No `std::hint::black_box` at MSRV 1.63: results are read back with a volatile read.
+
+use rnnkit_core::kernels::{self, pool, Kernels, Level, PackedB};
+use std::time::Instant;
+
+struct Rng(u64);
+impl Rng {
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+}
+
+fn keep(v: &[f32]) -> f32 {
+    // SAFETY: reads one element of a live slice.
+    unsafe { std::ptr::read_volatile(&v[v.len() / 2]) }
+}
+
+/// Best seconds per call of `f` over 3 rounds of at least `min_s` each.
+fn time(min_s: f64, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let mut calls = 0u32;
+        loop {
+            f();
+            calls += 1;
+            let el = start.elapsed().as_secs_f64();
+            if el >= min_s {
+                best = best.min(el / calls as f64);
+                break;
+            }
+        }
+    }
+    best
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Op {
+    NT,
+    NN,
+    TN,
+    /// C += A·Bᵀ with B packed once (the recurrent product per step).
+    NTPacked,
+    /// C += A·B with B packed once (dh_prev per step).
+    NNPacked,
+}
+
+struct Case {
+    name: &'static str,
+    op: Op,
+    m: usize,
+    n: usize,
+    k: usize,
+}
+
+const CASES: &[Case] = &[
+    Case { name: "lstm-m x·W_ihᵀ (all steps)", op: Op::NT, m: 2048, n: 1024, k: 256 },
+    Case { name: "lstm-m h·W_hhᵀ (one step)", op: Op::NTPacked, m: 32, n: 1024, k: 256 },
+    Case { name: "lstm-m dgates·W_hh (one step)", op: Op::NNPacked, m: 32, n: 256, k: 1024 },
+    Case { name: "lstm-m dX = dgates·W_ih", op: Op::NN, m: 2048, n: 256, k: 1024 },
+    Case { name: "lstm-m dW_ih = dgatesᵀ·X", op: Op::TN, m: 1024, n: 256, k: 2048 },
+    Case { name: "lstm-s h·W_hhᵀ (one step)", op: Op::NTPacked, m: 32, n: 512, k: 128 },
+    Case { name: "lstm-l x·W_ihᵀ (all steps)", op: Op::NT, m: 6400, n: 2048, k: 512 },
+    Case { name: "lstm-l h·W_hhᵀ (one step)", op: Op::NTPacked, m: 64, n: 2048, k: 512 },
+    Case { name: "b1 h·W_hhᵀ (gemv, unpacked)", op: Op::NT, m: 1, n: 2048, k: 512 },
+    Case { name: "b1 h·W_hhᵀ (gemv, packed)", op: Op::NTPacked, m: 1, n: 2048, k: 512 },
+    Case { name: "square 512", op: Op::NN, m: 512, n: 512, k: 512 },
+];
+const QUICK: &[usize] = &[0, 1, 2, 4, 9];
+
+/// Operands of a case: A (m, k) or (k, m) for TN; B (n, k) for NT shapes, else (k, n).
+fn operands(c: &Case, rng: &mut Rng) -> (Vec<f32>, Vec<f32>) {
+    (rng.vec(c.m * c.k), rng.vec(c.n * c.k))
+}
+
+fn run(t: &Kernels, c: &Case, cbuf: &mut [f32], a: &[f32], b: &[f32], pb: Option<&PackedB<'_, f32>>) {
+    let (m, n, k) = (c.m, c.n, c.k);
+    match c.op {
+        Op::NT => (t.gemm_nt)(cbuf, n, a, k, b, k, m, n, k),
+        Op::NN => (t.gemm_nn)(cbuf, n, a, k, b, n, m, n, k),
+        Op::TN => (t.gemm_tn)(cbuf, n, a, m, b, n, m, n, k),
+        Op::NTPacked | Op::NNPacked => (t.gemm_packed)(cbuf, n, a, k, m, pb.expect("packed")),
+    }
+}
+
+fn packed<'a>(t: &Kernels, c: &Case, b: &'a [f32]) -> Option<PackedB<'a, f32>> {
+    let trans = match c.op {
+        Op::NTPacked => true,
+        Op::NNPacked => false,
+        _ => return None,
+    };
+    let mut pb = PackedB::plain(b, if trans { c.k } else { c.n }, trans, c.k, c.n);
+    (t.pack_b)(&mut pb);
+    Some(pb)
+}
+
+/// Every level against scalar on every case (smaller m and n for the big ones): every level sums
+/// in scalar.rs's order, so the results must be the same bits.
+fn verify(levels: &[&'static Kernels]) {
+    let mut rng = Rng(12345);
+    for c in CASES {
+        let small = Case { name: c.name, op: c.op, m: c.m.min(67), n: c.n.min(300), k: c.k };
+        let (a, b) = operands(&small, &mut rng);
+        let mut want = vec![0.0f32; small.m * small.n];
+        let pb = packed(&kernels::SCALAR, &small, &b);
+        run(&kernels::SCALAR, &small, &mut want, &a, &b, pb.as_ref());
+        for t in levels.iter().filter(|t| t.level != Level::Scalar) {
+            let pb = packed(t, &small, &b);
+            let mut got = vec![0.0f32; small.m * small.n];
+            run(t, &small, &mut got, &a, &b, pb.as_ref());
+            if let Some(i) = (0..got.len()).find(|&i| got[i].to_bits() != want[i].to_bits()) {
+                eprintln!("FAIL {} on {}: c[{}] = {:e}, scalar gives {:e}", t.level.name(), c.name, i, got[i], want[i]);
+                std::process::exit(1);
+            }
+        }
+    }
+    println!("verified: every level gives scalar's bits on every shape");
+}
+
+#[cfg(target_arch = "x86_64")]
+mod peak {
+    use std::arch::x86_64::*;
+    use std::time::Instant;
+
+    /// 12 independent accumulators × 8 lanes: enough chains to cover FMA latency × ports.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn chains(iters: u64) -> f32 {
+        let mut acc = [_mm256_set1_ps(0.0); 12];
+        let x = _mm256_set1_ps(0.999_999);
+        let y = _mm256_set1_ps(1e-7);
+        for _ in 0..iters {
+            for a in acc.iter_mut() {
+                *a = _mm256_fmadd_ps(*a, x, y);
+            }
+        }
+        let mut s = _mm256_setzero_ps();
+        for a in acc.iter() {
+            s = _mm256_add_ps(s, *a);
+        }
+        let mut out = [0.0f32; 8];
+        _mm256_storeu_ps(out.as_mut_ptr(), s);
+        out.iter().sum()
+    }
+
+    /// Single-core fp32 FMA throughput in GFLOP/s (2 flops per lane per FMA), best of 5.
+    pub fn fma_gflops() -> Option<f64> {
+        if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+            return None;
+        }
+        let iters = 20_000_000u64;
+        let mut best = 0.0f64;
+        for _ in 0..5 {
+            let t = Instant::now();
+            // SAFETY: features checked above.
+            let r = unsafe { chains(iters) };
+            let s = t.elapsed().as_secs_f64();
+            // SAFETY: reads a live local.
+            unsafe { std::ptr::read_volatile(&r) };
+            best = best.max(iters as f64 * 12.0 * 8.0 * 2.0 / s / 1e9);
+        }
+        Some(best)
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod peak {
+    pub fn fma_gflops() -> Option<f64> {
+        None
+    }
+}
+
+fn main() {
+    let arg = std::env::args().nth(1).unwrap_or_default();
+    if arg == "case" {
+        // case N [CALLS]: with CALLS, a fixed number of calls and the total flops, so that
+        // `perf stat -e cycles` gives flops per cycle whatever else the machine runs.
+        let idx: usize = std::env::args().nth(2).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let calls: Option<u64> = std::env::args().nth(3).and_then(|v| v.parse().ok());
+        let c = &CASES[idx.min(CASES.len() - 1)];
+        let t = kernels::get();
+        pool::set_threads(1).unwrap();
+        let (a, b) = operands(c, &mut Rng(1));
+        let mut cbuf = vec![0.0f32; c.m * c.n];
+        let pb = packed(t, c, &b);
+        let flops = 2.0 * (c.m * c.n * c.k) as f64;
+        match calls {
+            Some(n) => {
+                for _ in 0..n {
+                    run(t, c, &mut cbuf, &a, &b, pb.as_ref());
+                }
+                keep(&cbuf);
+                println!("{} {}: {} calls, {:.4e} flops", c.name, t.level.name(), n, flops * n as f64);
+            }
+            None => {
+                let s = time(2.0 / 3.0, || run(t, c, &mut cbuf, &a, &b, pb.as_ref()));
+                keep(&cbuf);
+                println!("{} {}: {:.2} GFLOP/s", c.name, t.level.name(), flops / s / 1e9);
+            }
+        }
+        return;
+    }
+    let peak = peak::fma_gflops();
+    match peak {
+        Some(p) => println!("single-core fp32 FMA peak (AVX2, 12 chains x 8 lanes): {:.1} GFLOP/s", p),
+        None => println!("single-core fp32 FMA peak: no AVX2+FMA probe for this CPU"),
+    }
+    if arg == "peak" {
+        return;
+    }
+    let quick = arg == "quick";
+    let levels: Vec<&'static Kernels> = kernels::available().into_iter().filter_map(kernels::table).collect();
+    verify(&levels);
+    let all = pool::threads();
+    let mut thread_counts = vec![1];
+    if all > 1 {
+        thread_counts.push(all);
+    }
+    println!("threads available: {}\n", all);
+    println!("{:<32} {:>18} {:>9} {:>7} {:>10} {:>8} {:>8}", "shape", "m x n x k", "level", "threads", "GFLOP/s", "vs scal", "% peak");
+    let mut rng = Rng(777);
+    let min_s = if quick { 0.05 } else { 0.2 };
+    for (ci, c) in CASES.iter().enumerate() {
+        if quick && !QUICK.contains(&ci) {
+            continue;
+        }
+        let (a, b) = operands(c, &mut rng);
+        let mut cbuf = vec![0.0f32; c.m * c.n];
+        let flops = 2.0 * (c.m * c.n * c.k) as f64;
+        let mut scalar_gf = None;
+        for t in levels.iter().rev() {
+            for &th in &thread_counts {
+                if t.level == Level::Scalar && th > 1 {
+                    continue; // scalar is never threaded
+                }
+                pool::set_threads(th).unwrap();
+                let pb = packed(t, c, &b);
+                let s = time(if t.level == Level::Scalar { min_s / 2.0 } else { min_s }, || run(t, c, &mut cbuf, &a, &b, pb.as_ref()));
+                keep(&cbuf);
+                let gf = flops / s / 1e9;
+                if t.level == Level::Scalar {
+                    scalar_gf = Some(gf);
+                }
+                let vs = scalar_gf.map(|sg| format!("{:.1}x", gf / sg)).unwrap_or_default();
+                let pk = peak.map(|p| format!("{:.0}%", 100.0 * gf / (p * th as f64))).unwrap_or_default();
+                println!("{:<32} {:>18} {:>9} {:>7} {:>10.2} {:>8} {:>8}", c.name, format!("{}x{}x{}", c.m, c.n, c.k), t.level.name(), th, gf, vs, pk);
+            }
+        }
+    }
+    pool::set_threads(0).unwrap();
+}

@@ -1,0 +1,387 @@
+//! The packed, register-blocked GEMM shared by the SIMD variants (the BLIS loop nest; Goto and
+//! van de Geijn, "Anatomy of high-performance matrix multiplication", 2008). C += A·B with
+//! A (m, k) and B (k, n), each possibly stored transposed:
+//!
+//!   for jc in columns, NC at a time
+//!     for pc in k, KC at a time          pack B[pc.., jc..] into NR-wide panels (kc × NR each)
+//!       for ic in rows, MC at a time     pack A[ic.., pc..] into MR-tall panels (kc × MR each)
+//!         for each NR panel, each MR panel:  micro-kernel  C tile (MR × NR) += Apanel · Bpanel
+//!
+//! The micro-kernel (one per variant file) keeps the MR × NR tile in registers for the whole kc
+//! loop. Panels are zero-padded, so edge tiles run the same loop and store only their valid part.
+//!
+//! Summation order: each C element has one accumulator per KC block, fed in p order (multiply,
+//! then add) and added to C after the block: scalar.rs's order, whatever tile, cache block or
+//! thread holds the element. So every level gives scalar's bits, and splitting the output among
+//! threads, by rows or by columns, never changes a bit.
+//!
+//! B may also come pre-packed for the whole (k, n) (`PackedB`, the recurrent weights): the
+//! panels of KC block pc then start at pc·n_pad, panel q of that block at pc·n_pad + q·kc·NR.
+
+use super::pool;
+use std::cell::RefCell;
+
+/// One variant's register tile.
+pub(crate) trait MicroKernel {
+    /// Rows and columns of the register tile.
+    const MR: usize;
+    const NR: usize;
+    /// Cache blocking: KC deep panels, MC rows of A (a multiple of MR), NC columns of B (of NR).
+    const KC: usize;
+    const MC: usize;
+    const NC: usize;
+    /// C tile (mr ≤ MR rows, nr ≤ NR columns at `c`, row stride `ldc`) += A panel (kc × MR,
+    /// p-major) · B panel (kc × NR, p-major).
+    ///
+    /// # Safety
+    /// `a` readable for kc·MR values, `b` for kc·NR, the mr × nr tile at `c` writable, and the
+    /// CPU runs the variant's instructions.
+    unsafe fn tile(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, mr: usize, nr: usize);
+}
+
+/// A read-only matrix operand: element (r, c) at ptr[r·ld + c], or ptr[c·ld + r] if `trans`.
+#[derive(Clone, Copy)]
+pub(crate) struct View {
+    pub ptr: *const f32,
+    pub ld: usize,
+    pub trans: bool,
+}
+
+impl View {
+    pub fn new(s: &[f32], ld: usize, trans: bool) -> View {
+        View { ptr: s.as_ptr(), ld, trans }
+    }
+    /// # Safety
+    /// (r, c) inside the matrix the view was checked for.
+    #[inline(always)]
+    pub unsafe fn at(&self, r: usize, c: usize) -> f32 {
+        if self.trans {
+            *self.ptr.add(c * self.ld + r)
+        } else {
+            *self.ptr.add(r * self.ld + c)
+        }
+    }
+}
+
+/// C rows i0..i1, columns j0..j1 += A·B in scalar.rs's order, element by element (the column
+/// tails of the few-row paths; raw pointers because other threads write other columns).
+///
+/// # Safety
+/// Operands checked for the product; the block is inside it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn block_in_order(c: *mut f32, ldc: usize, a: View, b: View, i0: usize, i1: usize, j0: usize, j1: usize, k: usize) {
+    for i in i0..i1 {
+        for j in j0..j1 {
+            let cp = c.add(i * ldc + j);
+            let mut cij = *cp;
+            let mut p0 = 0;
+            while p0 < k {
+                let mut s = 0.0f32;
+                for p in p0..super::scalar::KC.min(k - p0) + p0 {
+                    s += a.at(i, p) * b.at(p, j);
+                }
+                cij += s;
+                p0 += super::scalar::KC;
+            }
+            *cp = cij;
+        }
+    }
+}
+
+/// Where B comes from.
+#[derive(Clone, Copy)]
+pub(crate) enum BSrc {
+    View(View),
+    /// Pre-packed by `pack_b_full`; n_pad = n rounded up to NR.
+    Packed { ptr: *const f32, n_pad: usize },
+}
+
+/// A raw output pointer shared by the threads of one product (each writes its own elements).
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+impl OutPtr {
+    /// (A method, so closures capture the Sync wrapper, not the raw pointer field.)
+    #[inline(always)]
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+/// The operands, made shareable the same way (read only).
+#[derive(Clone, Copy)]
+struct Operands {
+    a: View,
+    b: BSrc,
+}
+unsafe impl Send for Operands {}
+unsafe impl Sync for Operands {}
+
+/// Multiply-adds below which a product is not split among threads.
+pub(crate) const MIN_WORK_PER_THREAD: usize = 1 << 17;
+
+/// Elements a (rows × cols, row stride ld) matrix spans; panics with the argument's name.
+pub(crate) fn check(what: &str, len: usize, rows: usize, cols: usize, ld: usize) {
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    assert!(ld >= cols, "gemm: {} row stride {} is less than its {} columns", what, ld, cols);
+    let need = (rows - 1) * ld + cols;
+    assert!(len >= need, "gemm: {} has {} values, a ({}, {}) matrix with row stride {} needs {}", what, len, rows, cols, ld, need);
+}
+
+/// Bounds of the three operands of a GEMM shape (panics on a mismatch, like the scalar code).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_gemm(c: usize, ldc: usize, a: usize, lda: usize, a_trans: bool, b: usize, ldb: usize, b_trans: bool, m: usize, n: usize, k: usize) {
+    check("c", c, m, n, ldc);
+    if a_trans {
+        check("a", a, k, m, lda);
+    } else {
+        check("a", a, m, k, lda);
+    }
+    if b_trans {
+        check("b", b, n, k, ldb);
+    } else {
+        check("b", b, k, n, ldb);
+    }
+}
+
+thread_local! {
+    /// Packing buffers of this thread (A block, B block), kept between calls.
+    static BUFS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+fn grow(v: &mut Vec<f32>, len: usize) {
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
+}
+
+/// Packs A rows i0..i0+mc, columns p0..p0+kc into MR-tall panels (kc × MR, zero rows past mc).
+///
+/// # Safety
+/// The block lies inside the checked matrix `a`; dst holds ceil(mc/MR)·MR·kc values.
+unsafe fn pack_a<K: MicroKernel>(dst: &mut [f32], a: View, i0: usize, mc: usize, p0: usize, kc: usize) {
+    let mut off = 0;
+    let mut ir = 0;
+    while ir < mc {
+        let mr = K::MR.min(mc - ir);
+        let panel = &mut dst[off..off + kc * K::MR];
+        if a.trans {
+            for p in 0..kc {
+                let src = a.ptr.add((p0 + p) * a.ld + i0 + ir);
+                let d = &mut panel[p * K::MR..(p + 1) * K::MR];
+                for (r, v) in d.iter_mut().enumerate() {
+                    *v = if r < mr { *src.add(r) } else { 0.0 };
+                }
+            }
+        } else if mr == K::MR {
+            // All MR rows at once: MR parallel read streams, one sequential write stream.
+            let src = a.ptr.add((i0 + ir) * a.ld + p0);
+            let d = panel.as_mut_ptr();
+            for p in 0..kc {
+                for r in 0..K::MR {
+                    *d.add(p * K::MR + r) = *src.add(r * a.ld + p);
+                }
+            }
+        } else {
+            for r in 0..K::MR {
+                if r < mr {
+                    let src = a.ptr.add((i0 + ir + r) * a.ld + p0);
+                    for p in 0..kc {
+                        panel[p * K::MR + r] = *src.add(p);
+                    }
+                } else {
+                    for p in 0..kc {
+                        panel[p * K::MR + r] = 0.0;
+                    }
+                }
+            }
+        }
+        off += kc * K::MR;
+        ir += K::MR;
+    }
+}
+
+/// Packs B rows p0..p0+kc, columns j0..j0+nc into NR-wide panels (kc × NR, zero columns past nc).
+///
+/// # Safety
+/// The block lies inside the checked matrix `b`; dst holds ceil(nc/NR)·NR·kc values.
+unsafe fn pack_b<K: MicroKernel>(dst: &mut [f32], b: View, p0: usize, kc: usize, j0: usize, nc: usize) {
+    let mut off = 0;
+    let mut jr = 0;
+    while jr < nc {
+        let nr = K::NR.min(nc - jr);
+        let panel = &mut dst[off..off + kc * K::NR];
+        if b.trans && nr == K::NR {
+            // B(p, j) = b[j·ld + p]: each stored row is one column of the panel; read all NR
+            // rows at once (parallel streams), write the panel sequentially.
+            let src = b.ptr.add((j0 + jr) * b.ld + p0);
+            let d = panel.as_mut_ptr();
+            for p in 0..kc {
+                for cidx in 0..K::NR {
+                    *d.add(p * K::NR + cidx) = *src.add(cidx * b.ld + p);
+                }
+            }
+        } else if b.trans {
+            for cidx in 0..K::NR {
+                if cidx < nr {
+                    let src = b.ptr.add((j0 + jr + cidx) * b.ld + p0);
+                    for p in 0..kc {
+                        panel[p * K::NR + cidx] = *src.add(p);
+                    }
+                } else {
+                    for p in 0..kc {
+                        panel[p * K::NR + cidx] = 0.0;
+                    }
+                }
+            }
+        } else {
+            for p in 0..kc {
+                let src = b.ptr.add((p0 + p) * b.ld + j0 + jr);
+                let d = &mut panel[p * K::NR..(p + 1) * K::NR];
+                for (cidx, v) in d.iter_mut().enumerate() {
+                    *v = if cidx < nr { *src.add(cidx) } else { 0.0 };
+                }
+            }
+        }
+        off += kc * K::NR;
+        jr += K::NR;
+    }
+}
+
+/// Packs all of B (k, n) for `BSrc::Packed`.
+///
+/// # Safety
+/// `b` was checked as a (k, n) operand.
+pub(crate) unsafe fn pack_b_full<K: MicroKernel>(dst: &mut Vec<f32>, b: View, k: usize, n: usize) {
+    let n_pad = (n + K::NR - 1) / K::NR * K::NR;
+    dst.clear();
+    dst.resize(k * n_pad, 0.0);
+    let mut pc = 0;
+    while pc < k {
+        let kc = K::KC.min(k - pc);
+        pack_b::<K>(&mut dst[pc * n_pad..(pc + kc) * n_pad], b, pc, kc, 0, n);
+        pc += kc;
+    }
+}
+
+/// The loop nest on rows `i0..i1` and columns `j0..j1` (j0 a multiple of NR if B is packed).
+///
+/// # Safety
+/// Operands checked for (m, n, k); the CPU runs `K`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn block<K: MicroKernel>(c: *mut f32, ldc: usize, ops: Operands, i0: usize, i1: usize, j0: usize, j1: usize, k: usize) {
+    BUFS.with(|bufs| {
+        let mut bufs = bufs.borrow_mut();
+        let (abuf, bbuf) = &mut *bufs;
+        grow(abuf, K::MC * K::KC);
+        if let BSrc::View(_) = ops.b {
+            grow(bbuf, K::NC.min((j1 - j0 + K::NR - 1) / K::NR * K::NR) * K::KC);
+        }
+        let mut jc = j0;
+        while jc < j1 {
+            let nc = K::NC.min(j1 - jc);
+            let mut pc = 0;
+            while pc < k {
+                let kc = K::KC.min(k - pc);
+                let bp: *const f32 = match ops.b {
+                    BSrc::Packed { ptr, n_pad } => ptr.add(pc * n_pad + jc * kc),
+                    BSrc::View(v) => {
+                        pack_b::<K>(bbuf, v, pc, kc, jc, nc);
+                        bbuf.as_ptr()
+                    }
+                };
+                let mut ic = i0;
+                while ic < i1 {
+                    let mc = K::MC.min(i1 - ic);
+                    pack_a::<K>(abuf, ops.a, ic, mc, pc, kc);
+                    let mut jr = 0;
+                    while jr < nc {
+                        let nr = K::NR.min(nc - jr);
+                        let mut ir = 0;
+                        while ir < mc {
+                            let mr = K::MR.min(mc - ir);
+                            K::tile(kc, abuf.as_ptr().add(ir * kc), bp.add(jr * kc), c.add((ic + ir) * ldc + jc + jr), ldc, mr, nr);
+                            ir += K::MR;
+                        }
+                        jr += K::NR;
+                    }
+                    ic += mc;
+                }
+                pc += kc;
+            }
+            jc += nc;
+        }
+    });
+}
+
+/// C (m, n; ldc) += A · B through micro-kernel `K`, split among the pool's threads by output
+/// blocks (columns if there are more column panels than row panels, else rows).
+///
+/// # Safety
+/// Operands checked with `check_gemm` (or `PackedB` built for this k, n); the CPU runs `K`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm<K: MicroKernel>(c: *mut f32, ldc: usize, a: View, b: BSrc, m: usize, n: usize, k: usize) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let ops = Operands { a, b };
+    let col_units = (n + K::NR - 1) / K::NR;
+    let row_units = (m + K::MR - 1) / K::MR;
+    let by_cols = col_units >= row_units;
+    let units = if by_cols { col_units } else { row_units };
+    let parts = pool::threads().min(units).min((m * n * k / MIN_WORK_PER_THREAD).max(1));
+    if parts <= 1 {
+        block::<K>(c, ldc, ops, 0, m, 0, n, k);
+        return;
+    }
+    let out = OutPtr(c);
+    pool::run(parts, &|part| {
+        let (u0, u1) = (units * part / parts, units * (part + 1) / parts);
+        if by_cols {
+            let (j0, j1) = (u0 * K::NR, (u1 * K::NR).min(n));
+            block::<K>(out.get(), ldc, ops, 0, m, j0, j1, k);
+        } else {
+            let (i0, i1) = (u0 * K::MR, (u1 * K::MR).min(m));
+            block::<K>(out.get(), ldc, ops, i0, i1, 0, n, k);
+        }
+    });
+}
+
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+/// Splits columns 0..n among threads for the few-row paths: `f(j0, j1)` per part, j0 a multiple of
+/// `unit`; `work` = multiply-adds of the whole product.
+pub(crate) fn split_cols(n: usize, unit: usize, work: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+    let units = (n + unit - 1) / unit;
+    let parts = pool::threads().min(units).min((work / MIN_WORK_PER_THREAD).max(1));
+    if parts <= 1 {
+        f(0, n);
+        return;
+    }
+    pool::run(parts, &|part| {
+        let (u0, u1) = (units * part / parts, units * (part + 1) / parts);
+        f(u0 * unit, (u1 * unit).min(n));
+    });
+}
+
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+/// Raw operand pointers shared with the pool's threads by the few-row paths (each thread
+/// writes its own columns of C).
+#[derive(Clone, Copy)]
+pub(crate) struct Shared {
+    pub c: *mut f32,
+    pub a: View,
+    pub b: *const f32,
+}
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+impl Shared {
+    /// (A method, so closures capture the Sync wrapper, not its raw pointer fields.)
+    #[inline(always)]
+    pub fn get(self) -> (*mut f32, View, *const f32) {
+        (self.c, self.a, self.b)
+    }
+}
+

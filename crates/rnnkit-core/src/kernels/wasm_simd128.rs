@@ -1,0 +1,519 @@
+//! wasm32 SIMD128: 128-bit vectors, 4 f32 lanes, no fused multiply-add (multiply, then add).
+//! Compiled only into the -simd build (`-C target-feature=+simd128`); an engine without SIMD
+//! rejects that whole module, so there is nothing to detect at run time.
+//!
+//! GEMM micro-kernel 4 × 8: eight accumulators (4 rows × 2 vectors), two B loads and one A
+//! splat per k step; 11 live vectors, inside the 16 XMM registers V8 and SpiderMonkey map them
+//! to. Each C element is summed in scalar.rs's order, so all levels give the same bits. Small
+//! products (`is_small`) run scalar.rs itself; products with few rows (`FEW_ROWS`) and B not
+//! packed read B directly, vectorised across columns (4 × 4 in-register transposes for A·Bᵀ).
+//! Activations: the scalar.rs algorithm lane by lane.
+//! wasm32 has no threads: every product runs on the calling thread.
+//!
+//! The safe functions first (they check sizes), the unsafe loops below them.
+
+use super::gemm::{self, BSrc, MicroKernel, View};
+use super::FEW_ROWS;
+use super::scalar::{self, EXP_HI, EXP_LO, EXP_P, LN2_HI, LN2_LO, LOG2E, ROUND, SIGN, TANH_Q, TANH_SMALL};
+use super::{Level, PackedB};
+use core::arch::wasm32::*;
+
+use super::is_small as small;
+
+fn n_pad(n: usize) -> usize {
+    (n + Simd::NR - 1) / Simd::NR * Simd::NR
+}
+
+// ---- safe entry points (the `Kernels` rows) ----
+
+/// c (m, n; ldc) += a (m, k; lda) · bᵀ, b (n, k; ldb).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nt(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, m: usize, n: usize, k: usize) {
+    gemm::check_gemm(c.len(), ldc, a.len(), lda, false, b.len(), ldb, true, m, n, k);
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    if small(m, n, k) {
+        return scalar::gemm_nt(c, ldc, a, lda, b, ldb, m, n, k);
+    }
+    // SAFETY: sizes checked above.
+    unsafe {
+        if m <= FEW_ROWS {
+            few_rows_nt(c.as_mut_ptr(), ldc, View::new(a, lda, false), b.as_ptr(), ldb, m, n, k)
+        } else {
+            gemm::gemm::<Simd>(c.as_mut_ptr(), ldc, View::new(a, lda, false), BSrc::View(View::new(b, ldb, true)), m, n, k)
+        }
+    }
+}
+
+/// c (m, n; ldc) += a (m, k; lda) · b, b (k, n; ldb).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, m: usize, n: usize, k: usize) {
+    gemm::check_gemm(c.len(), ldc, a.len(), lda, false, b.len(), ldb, false, m, n, k);
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    if small(m, n, k) {
+        return scalar::gemm_nn(c, ldc, a, lda, b, ldb, m, n, k);
+    }
+    // SAFETY: sizes checked above.
+    unsafe {
+        if m <= FEW_ROWS {
+            few_rows_nn(c.as_mut_ptr(), ldc, View::new(a, lda, false), b.as_ptr(), ldb, m, n, k)
+        } else {
+            gemm::gemm::<Simd>(c.as_mut_ptr(), ldc, View::new(a, lda, false), BSrc::View(View::new(b, ldb, false)), m, n, k)
+        }
+    }
+}
+
+/// c (m, n; ldc) += aᵀ · b, a (k, m; lda), b (k, n; ldb).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_tn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, m: usize, n: usize, k: usize) {
+    gemm::check_gemm(c.len(), ldc, a.len(), lda, true, b.len(), ldb, false, m, n, k);
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    if small(m, n, k) {
+        return scalar::gemm_tn(c, ldc, a, lda, b, ldb, m, n, k);
+    }
+    // SAFETY: sizes checked above.
+    unsafe {
+        if m <= FEW_ROWS {
+            few_rows_nn(c.as_mut_ptr(), ldc, View::new(a, lda, true), b.as_ptr(), ldb, m, n, k)
+        } else {
+            gemm::gemm::<Simd>(c.as_mut_ptr(), ldc, View::new(a, lda, true), BSrc::View(View::new(b, ldb, false)), m, n, k)
+        }
+    }
+}
+
+/// Packs B into this level's panels (see gemm.rs).
+pub fn pack_b(pb: &mut PackedB<'_, f32>) {
+    gemm::check("b", pb.b.len(), if pb.trans { pb.n } else { pb.k }, if pb.trans { pb.k } else { pb.n }, pb.ldb);
+    // SAFETY: b checked as a (k, n) operand just above.
+    unsafe { gemm::pack_b_full::<Simd>(&mut pb.panels, View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) };
+    pb.level = Level::Simd128;
+}
+
+/// c (m, n; ldc) += a (m, k; lda) · B, B prepared by `pack_b` (or read plainly if it was not).
+pub fn gemm_packed(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, pb: &PackedB<'_, f32>) {
+    let (n, k) = (pb.n, pb.k);
+    // Small products run scalar.rs, as gemm_nt / gemm_nn do.
+    if small(m, n, k) || pb.level != Level::Simd128 || pb.panels.len() != k * n_pad(n) {
+        return if pb.trans { gemm_nt(c, ldc, a, lda, pb.b, pb.ldb, m, n, k) } else { gemm_nn(c, ldc, a, lda, pb.b, pb.ldb, m, n, k) };
+    }
+    gemm::check("c", c.len(), m, n, ldc);
+    gemm::check("a", a.len(), m, k, lda);
+    let b = BSrc::Packed { ptr: pb.panels.as_ptr(), n_pad: n_pad(n) };
+    // SAFETY: sizes checked above (panels length matches k, n).
+    unsafe { gemm::gemm::<Simd>(c.as_mut_ptr(), ldc, View::new(a, lda, false), b, m, n, k) }
+}
+
+/// x ← σ(x).
+pub fn sigmoid(x: &mut [f32]) {
+    // SAFETY: the loop stays inside x.
+    unsafe { map_simd(x, false) }
+}
+
+/// x ← tanh(x).
+pub fn tanh(x: &mut [f32]) {
+    // SAFETY: the loop stays inside x.
+    unsafe { map_simd(x, true) }
+}
+
+/// See `scalar::lstm_cell`.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_cell(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], rows: usize, hidden: usize) {
+    let rh = rows * hidden;
+    assert!(gates.len() >= 4 * rh && c_prev.len() >= rh && c.len() >= rh && tanh_c.len() >= rh && out.len() >= rh, "lstm_cell: buffers shorter than rows={} hidden={}", rows, hidden);
+    assert!(b_hh.map_or(true, |b| b.len() >= 4 * hidden), "lstm_cell: b_hh shorter than 4·hidden");
+    // SAFETY: lengths checked above.
+    unsafe { lstm_cell_simd(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden) }
+}
+
+/// See `scalar::gru_cell`.
+pub fn gru_cell(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
+    let rh = rows * hidden;
+    assert!(gates.len() >= 3 * rh && hh.len() >= 3 * rh && h_prev.len() >= rh && hn_lin.len() >= rh && h.len() >= rh, "gru_cell: buffers shorter than rows={} hidden={}", rows, hidden);
+    // SAFETY: lengths checked above.
+    unsafe { gru_cell_simd(gates, hh, h_prev, hn_lin, h, rows, hidden) }
+}
+
+// ---- GEMM ----
+
+#[inline(always)]
+unsafe fn ld(p: *const f32) -> v128 {
+    v128_load(p as *const v128)
+}
+
+#[inline(always)]
+unsafe fn st(p: *mut f32, v: v128) {
+    v128_store(p as *mut v128, v)
+}
+
+struct Simd;
+
+impl MicroKernel for Simd {
+    const MR: usize = 4;
+    const NR: usize = 8;
+    const KC: usize = scalar::KC;
+    const MC: usize = 128;
+    const NC: usize = 2048;
+    unsafe fn tile(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, mr: usize, nr: usize) {
+        match mr {
+            4 => tile_rows::<4>(kc, a, b, c, ldc, nr),
+            3 => tile_rows::<3>(kc, a, b, c, ldc, nr),
+            2 => tile_rows::<2>(kc, a, b, c, ldc, nr),
+            _ => tile_rows::<1>(kc, a, b, c, ldc, nr),
+        }
+    }
+}
+
+/// The micro-kernel for the first M rows of a 4-row A panel: C (M × nr) += A · B over kc, one
+/// accumulator per element from zero, then added to C (scalar.rs's order).
+///
+/// # Safety
+/// As `MicroKernel::tile`.
+#[inline(always)]
+unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, nr: usize) {
+    let z = f32x4_splat(0.0);
+    let mut acc = [[z; 2]; M];
+    let (mut ap, mut bp) = (a, b);
+    for _ in 0..kc {
+        let b0 = ld(bp);
+        let b1 = ld(bp.add(4));
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let av = v128_load32_splat(ap.add(r) as *const u32);
+            acc_r[0] = f32x4_add(acc_r[0], f32x4_mul(av, b0));
+            acc_r[1] = f32x4_add(acc_r[1], f32x4_mul(av, b1));
+        }
+        ap = ap.add(Simd::MR);
+        bp = bp.add(Simd::NR);
+    }
+    if nr == Simd::NR {
+        for (r, acc_r) in acc.iter().enumerate() {
+            let cr = c.add(r * ldc);
+            st(cr, f32x4_add(ld(cr), acc_r[0]));
+            st(cr.add(4), f32x4_add(ld(cr.add(4)), acc_r[1]));
+        }
+    } else {
+        // Edge tile: the same sums, added one by one (the same rounding as the vector add).
+        let mut tmp = [0.0f32; 8];
+        for (r, acc_r) in acc.iter().enumerate() {
+            st(tmp.as_mut_ptr(), acc_r[0]);
+            st(tmp.as_mut_ptr().add(4), acc_r[1]);
+            for (j, &t) in tmp.iter().enumerate().take(nr) {
+                *c.add(r * ldc + j) += t;
+            }
+        }
+    }
+}
+
+// ---- few rows, B not packed (batch-1 and small-batch steps) ----
+
+/// C (m ≤ FEW_ROWS rows, all n columns) += A · Bᵀ, B (n, k) rows read directly: 4-column groups,
+/// 4 × 4 blocks of B transposed in registers, so each lane is one C element summed in scalar.rs's
+/// order. One row × 4 groups or two rows × 2 groups at a time (independent add chains); then
+/// single groups; the last < 4 columns element by element.
+///
+/// # Safety
+/// Operands checked for the product.
+#[allow(clippy::too_many_arguments)]
+unsafe fn few_rows_nt(c: *mut f32, ldc: usize, a: View, b: *const f32, ldb: usize, m: usize, n: usize, k: usize) {
+    let mut i = 0;
+    while i < m {
+        let two = i + 2 <= m;
+        let mut j = 0;
+        if two {
+            while j + 8 <= n {
+                nt_cols::<2, 2>(c, ldc, a, i, b, ldb, j, k);
+                j += 8;
+            }
+        } else {
+            while j + 16 <= n {
+                nt_cols::<1, 4>(c, ldc, a, i, b, ldb, j, k);
+                j += 16;
+            }
+        }
+        while j + 4 <= n {
+            if two {
+                nt_cols::<2, 1>(c, ldc, a, i, b, ldb, j, k);
+            } else {
+                nt_cols::<1, 1>(c, ldc, a, i, b, ldb, j, k);
+            }
+            j += 4;
+        }
+        let rows = if two { 2 } else { 1 };
+        gemm::block_in_order(c, ldc, a, View { ptr: b, ld: ldb, trans: true }, i, i + rows, j, n, k);
+        i += rows;
+    }
+}
+
+/// Rows i..i+MA, columns j..j+4·NG of C += A · Bᵀ (see `few_rows_nt`). C is updated after each
+/// KC block, as in scalar.rs.
+///
+/// # Safety
+/// Inside the checked operands.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn nt_cols<const MA: usize, const NG: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, ldb: usize, j: usize, k: usize) {
+    let z = f32x4_splat(0.0);
+    let mut p0 = 0;
+    while p0 < k {
+        let pend = p0 + Simd::KC.min(k - p0);
+        let mut acc = [[z; NG]; MA];
+        let mut p = p0;
+        while p + 4 <= pend {
+            for g in 0..NG {
+                let brow = b.add((j + 4 * g) * ldb + p);
+                let t = transpose4([ld(brow), ld(brow.add(ldb)), ld(brow.add(2 * ldb)), ld(brow.add(3 * ldb))]);
+                for (x, tx) in t.iter().enumerate() {
+                    for (r, acc_r) in acc.iter_mut().enumerate() {
+                        acc_r[g] = f32x4_add(acc_r[g], f32x4_mul(f32x4_splat(a.at(i + r, p + x)), *tx));
+                    }
+                }
+            }
+            p += 4;
+        }
+        while p < pend {
+            for g in 0..NG {
+                let gather = |q: usize| *b.add((j + 4 * g + q) * ldb + p);
+                let col = f32x4(gather(0), gather(1), gather(2), gather(3));
+                for (r, acc_r) in acc.iter_mut().enumerate() {
+                    acc_r[g] = f32x4_add(acc_r[g], f32x4_mul(f32x4_splat(a.at(i + r, p)), col));
+                }
+            }
+            p += 1;
+        }
+        for (r, acc_r) in acc.iter().enumerate() {
+            for (g, x) in acc_r.iter().enumerate() {
+                let cp = c.add((i + r) * ldc + j + 4 * g);
+                st(cp, f32x4_add(ld(cp), *x));
+            }
+        }
+        p0 = pend;
+    }
+}
+
+/// 4 × 4 transpose: out[x] lane q = in[q] lane x.
+#[inline(always)]
+fn transpose4(r: [v128; 4]) -> [v128; 4] {
+    let t0 = i32x4_shuffle::<0, 4, 1, 5>(r[0], r[1]);
+    let t1 = i32x4_shuffle::<2, 6, 3, 7>(r[0], r[1]);
+    let t2 = i32x4_shuffle::<0, 4, 1, 5>(r[2], r[3]);
+    let t3 = i32x4_shuffle::<2, 6, 3, 7>(r[2], r[3]);
+    [i64x2_shuffle::<0, 2>(t0, t2), i64x2_shuffle::<1, 3>(t0, t2), i64x2_shuffle::<0, 2>(t1, t3), i64x2_shuffle::<1, 3>(t1, t3)]
+}
+
+/// C (m ≤ FEW_ROWS rows, all n columns) += A · B with B rows contiguous (C += A·B, C += Aᵀ·B):
+/// two rows × 16 columns in registers per KC block, added to C after each block (scalar.rs's
+/// order); then 4 columns at a time, then element by element.
+///
+/// # Safety
+/// Operands checked for the product.
+#[allow(clippy::too_many_arguments)]
+unsafe fn few_rows_nn(c: *mut f32, ldc: usize, a: View, b: *const f32, ldb: usize, m: usize, n: usize, k: usize) {
+    let mut i = 0;
+    while i < m {
+        let two = i + 2 <= m;
+        let mut j = 0;
+        while j + 16 <= n {
+            if two {
+                nn_cols::<2, 4>(c, ldc, a, i, b, ldb, j, k);
+            } else {
+                nn_cols::<1, 4>(c, ldc, a, i, b, ldb, j, k);
+            }
+            j += 16;
+        }
+        while j + 4 <= n {
+            if two {
+                nn_cols::<2, 1>(c, ldc, a, i, b, ldb, j, k);
+            } else {
+                nn_cols::<1, 1>(c, ldc, a, i, b, ldb, j, k);
+            }
+            j += 4;
+        }
+        let rows = if two { 2 } else { 1 };
+        gemm::block_in_order(c, ldc, a, View { ptr: b, ld: ldb, trans: false }, i, i + rows, j, n, k);
+        i += rows;
+    }
+}
+
+/// Rows i..i+MA, columns j..j+4·NV of C += A · B (see `few_rows_nn`).
+///
+/// # Safety
+/// Inside the checked operands.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn nn_cols<const MA: usize, const NV: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, ldb: usize, j: usize, k: usize) {
+    let z = f32x4_splat(0.0);
+    let mut p0 = 0;
+    while p0 < k {
+        let pend = p0 + Simd::KC.min(k - p0);
+        let mut acc = [[z; NV]; MA];
+        for p in p0..pend {
+            let brow = b.add(p * ldb + j);
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let s = f32x4_splat(a.at(i + r, p));
+                for (v, x) in acc_r.iter_mut().enumerate() {
+                    *x = f32x4_add(*x, f32x4_mul(s, ld(brow.add(4 * v))));
+                }
+            }
+        }
+        for (r, acc_r) in acc.iter().enumerate() {
+            for (v, x) in acc_r.iter().enumerate() {
+                let cp = c.add((i + r) * ldc + j + 4 * v);
+                st(cp, f32x4_add(ld(cp), *x));
+            }
+        }
+        p0 = pend;
+    }
+}
+
+// ---- activations (scalar.rs's algorithm, 4 lanes) ----
+
+/// e^x, as `scalar::expf`.
+#[inline(always)]
+fn exp4(x: v128) -> v128 {
+    // pmax(x, lo) = x < lo ? lo : x, so NaN keeps x; pmin likewise.
+    let x = f32x4_pmax(x, f32x4_splat(EXP_LO));
+    let x = f32x4_pmin(x, f32x4_splat(EXP_HI));
+    let round = f32x4_splat(ROUND);
+    let t = f32x4_add(f32x4_mul(x, f32x4_splat(LOG2E)), round);
+    let n = f32x4_sub(t, round);
+    let r = f32x4_sub(f32x4_sub(x, f32x4_mul(n, f32x4_splat(LN2_HI))), f32x4_mul(n, f32x4_splat(LN2_LO)));
+    let z = f32x4_mul(r, r);
+    let mut p = f32x4_splat(EXP_P[0]);
+    for &q in &EXP_P[1..] {
+        p = f32x4_add(f32x4_mul(p, r), f32x4_splat(q));
+    }
+    let y = f32x4_add(f32x4_add(f32x4_mul(p, z), r), f32x4_splat(1.0));
+    let e = i32x4_sub(t, i32x4_splat(ROUND.to_bits() as i32));
+    let pow2 = i32x4_shl(i32x4_add(e, i32x4_splat(127)), 23);
+    f32x4_mul(y, pow2)
+}
+
+/// σ(x) = 1 / (1 + e^(−x)), as `scalar::sigmoidf`.
+#[inline(always)]
+fn sigmoid4(x: v128) -> v128 {
+    let one = f32x4_splat(1.0);
+    let neg = v128_xor(x, u32x4_splat(SIGN));
+    f32x4_div(one, f32x4_add(one, exp4(neg)))
+}
+
+/// tanh(x), as `scalar::tanhf`: both branches, then a select.
+#[inline(always)]
+fn tanh4(x: v128) -> v128 {
+    let sign = u32x4_splat(SIGN);
+    let a = v128_andnot(x, sign);
+    let z = f32x4_mul(x, x);
+    let mut q = f32x4_splat(TANH_Q[0]);
+    for &cq in &TANH_Q[1..] {
+        q = f32x4_add(f32x4_mul(q, z), f32x4_splat(cq));
+    }
+    let small = f32x4_add(f32x4_mul(f32x4_mul(q, z), x), x);
+    let one = f32x4_splat(1.0);
+    let e = exp4(f32x4_add(a, a));
+    let y = f32x4_sub(one, f32x4_div(f32x4_splat(2.0), f32x4_add(e, one)));
+    let large = v128_or(y, v128_and(x, sign));
+    v128_bitselect(small, large, f32x4_lt(a, f32x4_splat(TANH_SMALL)))
+}
+
+/// # Safety
+/// None beyond x being a valid slice (kept unsafe for the raw loads).
+unsafe fn map_simd(x: &mut [f32], use_tanh: bool) {
+    let n = x.len();
+    let p = x.as_mut_ptr();
+    let mut i = 0;
+    while i + 4 <= n {
+        let v = ld(p.add(i));
+        st(p.add(i), if use_tanh { tanh4(v) } else { sigmoid4(v) });
+        i += 4;
+    }
+    for v in &mut x[i..] {
+        *v = if use_tanh { scalar::tanhf(*v) } else { scalar::sigmoidf(*v) };
+    }
+}
+
+/// # Safety
+/// Lengths checked by `lstm_cell`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn lstm_cell_simd(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], rows: usize, hidden: usize) {
+    let h = hidden;
+    for r in 0..rows {
+        let g = gates.as_mut_ptr().add(r * 4 * h);
+        let mut j = 0;
+        while j + 4 <= h {
+            let mut pre = [f32x4_splat(0.0); 4];
+            for (q, v) in pre.iter_mut().enumerate() {
+                *v = ld(g.add(q * h + j));
+                if let Some(b) = b_hh {
+                    *v = f32x4_add(*v, ld(b.as_ptr().add(q * h + j)));
+                }
+            }
+            let (i, f, gg, o) = (sigmoid4(pre[0]), sigmoid4(pre[1]), tanh4(pre[2]), sigmoid4(pre[3]));
+            st(g.add(j), i);
+            st(g.add(h + j), f);
+            st(g.add(2 * h + j), gg);
+            st(g.add(3 * h + j), o);
+            let k = r * h + j;
+            let cn = f32x4_add(f32x4_mul(f, ld(c_prev.as_ptr().add(k))), f32x4_mul(i, gg));
+            let tc = tanh4(cn);
+            st(c.as_mut_ptr().add(k), cn);
+            st(tanh_c.as_mut_ptr().add(k), tc);
+            st(out.as_mut_ptr().add(k), f32x4_mul(o, tc));
+            j += 4;
+        }
+        for jj in j..h {
+            let k = r * h + jj;
+            let pre = |q: usize| {
+                let v = *g.add(q * h + jj);
+                match b_hh {
+                    Some(b) => v + b[q * h + jj],
+                    None => v,
+                }
+            };
+            let u = scalar::lstm_unit(pre(0), pre(1), pre(2), pre(3), c_prev[k]);
+            for (q, &uq) in u.iter().enumerate().take(4) {
+                *g.add(q * h + jj) = uq;
+            }
+            c[k] = u[4];
+            tanh_c[k] = u[5];
+            out[k] = u[6];
+        }
+    }
+}
+
+/// # Safety
+/// Lengths checked by `gru_cell`.
+unsafe fn gru_cell_simd(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
+    let hd = hidden;
+    let one = f32x4_splat(1.0);
+    for r in 0..rows {
+        let g = gates.as_mut_ptr().add(r * 3 * hd);
+        let u = hh.as_ptr().add(r * 3 * hd);
+        let mut j = 0;
+        while j + 4 <= hd {
+            let k = r * hd + j;
+            let rg = sigmoid4(f32x4_add(ld(g.add(j)), ld(u.add(j))));
+            let zg = sigmoid4(f32x4_add(ld(g.add(hd + j)), ld(u.add(hd + j))));
+            let hn = ld(u.add(2 * hd + j));
+            let n = tanh4(f32x4_add(ld(g.add(2 * hd + j)), f32x4_mul(rg, hn)));
+            st(g.add(j), rg);
+            st(g.add(hd + j), zg);
+            st(g.add(2 * hd + j), n);
+            st(hn_lin.as_mut_ptr().add(k), hn);
+            let hv = f32x4_add(f32x4_mul(f32x4_sub(one, zg), n), f32x4_mul(zg, ld(h_prev.as_ptr().add(k))));
+            st(h.as_mut_ptr().add(k), hv);
+            j += 4;
+        }
+        for jj in j..hd {
+            let k = r * hd + jj;
+            let v = scalar::gru_unit(*g.add(jj), *g.add(hd + jj), *g.add(2 * hd + jj), *u.add(jj), *u.add(hd + jj), *u.add(2 * hd + jj), h_prev[k]);
+            *g.add(jj) = v[0];
+            *g.add(hd + jj) = v[1];
+            *g.add(2 * hd + jj) = v[2];
+            hn_lin[k] = *u.add(2 * hd + jj);
+            h[k] = v[3];
+        }
+    }
+}

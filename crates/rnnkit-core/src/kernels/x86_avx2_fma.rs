@@ -1,0 +1,573 @@
+//! x86_64 AVX2 + FMA: 256-bit registers, 8 f32 lanes. Chosen at run time
+//! (`is_x86_feature_detected!`), so one native binary serves every x86_64 CPU.
+//!
+//! GEMM micro-kernel 6 × 16: twelve accumulators (6 rows × 2 registers), two B loads and one A
+//! broadcast per k step; the C tile is prefetched when the tile starts. Multiply, then add: no
+//! fused multiply-add, so every C element is summed exactly as scalar.rs's order prescribes and
+//! all levels give the same bits (on Zen's separate add pipes this costs ~6%). Small products
+//! (`is_small`) run scalar.rs itself; products with few rows (`FEW_ROWS`) and B not packed read
+//! B directly, vectorised across columns (8 × 8 in-register transposes for C += A·Bᵀ).
+//! Activations: the scalar.rs algorithm lane by lane.
+//!
+//! The safe functions first (they check sizes and the CPU), the unsafe loops below them.
+
+use super::gemm::{self, BSrc, MicroKernel, Shared, View};
+use super::scalar::{self, EXP_HI, EXP_LO, EXP_P, LN2_HI, LN2_LO, LOG2E, ROUND, SIGN, TANH_Q, TANH_SMALL};
+use super::{Level, PackedB, FEW_ROWS};
+use std::arch::x86_64::*;
+
+/// Whether this CPU runs this file (cached by std after the first call).
+pub fn detected() -> bool {
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+}
+
+fn need_cpu() {
+    assert!(detected(), "kernels: the avx2-fma level was called on a CPU without AVX2 and FMA");
+}
+
+use super::is_small as small;
+
+// ---- safe entry points (the `Kernels` rows) ----
+
+/// c (m, n; ldc) += a (m, k; lda) · bᵀ, b (n, k; ldb).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nt(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, m: usize, n: usize, k: usize) {
+    gemm::check_gemm(c.len(), ldc, a.len(), lda, false, b.len(), ldb, true, m, n, k);
+    need_cpu();
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    if small(m, n, k) {
+        return scalar::gemm_nt(c, ldc, a, lda, b, ldb, m, n, k);
+    }
+    let (av, bv) = (View::new(a, lda, false), View::new(b, ldb, true));
+    // SAFETY: sizes checked above, CPU checked by need_cpu.
+    unsafe {
+        if m <= FEW_ROWS {
+            let sh = Shared { c: c.as_mut_ptr(), a: av, b: b.as_ptr() };
+            gemm::split_cols(n, 8, m * n * k, &|j0, j1| {
+                let (c, a, b) = sh.get();
+                few_rows_nt(c, ldc, a, b, ldb, m, j0, j1, k)
+            });
+        } else {
+            gemm::gemm::<Avx2>(c.as_mut_ptr(), ldc, av, BSrc::View(bv), m, n, k)
+        }
+    }
+}
+
+/// c (m, n; ldc) += a (m, k; lda) · b, b (k, n; ldb).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, m: usize, n: usize, k: usize) {
+    gemm::check_gemm(c.len(), ldc, a.len(), lda, false, b.len(), ldb, false, m, n, k);
+    need_cpu();
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    if small(m, n, k) {
+        return scalar::gemm_nn(c, ldc, a, lda, b, ldb, m, n, k);
+    }
+    // SAFETY: sizes checked above, CPU checked by need_cpu.
+    unsafe { nn_or_tn(c, ldc, View::new(a, lda, false), b, ldb, m, n, k) }
+}
+
+/// c (m, n; ldc) += aᵀ · b, a (k, m; lda), b (k, n; ldb).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_tn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, m: usize, n: usize, k: usize) {
+    gemm::check_gemm(c.len(), ldc, a.len(), lda, true, b.len(), ldb, false, m, n, k);
+    need_cpu();
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    if small(m, n, k) {
+        return scalar::gemm_tn(c, ldc, a, lda, b, ldb, m, n, k);
+    }
+    // SAFETY: sizes checked above, CPU checked by need_cpu.
+    unsafe { nn_or_tn(c, ldc, View::new(a, lda, true), b, ldb, m, n, k) }
+}
+
+/// Packs B into this level's panels (see gemm.rs).
+pub fn pack_b(pb: &mut PackedB<'_, f32>) {
+    gemm::check("b", pb.b.len(), if pb.trans { pb.n } else { pb.k }, if pb.trans { pb.k } else { pb.n }, pb.ldb);
+    // SAFETY: b checked as a (k, n) operand just above.
+    unsafe { gemm::pack_b_full::<Avx2>(&mut pb.panels, View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) };
+    pb.level = Level::Avx2Fma;
+}
+
+/// c (m, n; ldc) += a (m, k; lda) · B, B prepared by `pack_b` (or read plainly if it was not).
+pub fn gemm_packed(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, pb: &PackedB<'_, f32>) {
+    let (n, k) = (pb.n, pb.k);
+    // Small products run scalar.rs, as gemm_nt / gemm_nn do.
+    if small(m, n, k) || pb.level != Level::Avx2Fma || pb.panels.len() != k * ((n + Avx2::NR - 1) / Avx2::NR * Avx2::NR) {
+        return if pb.trans { gemm_nt(c, ldc, a, lda, pb.b, pb.ldb, m, n, k) } else { gemm_nn(c, ldc, a, lda, pb.b, pb.ldb, m, n, k) };
+    }
+    gemm::check("c", c.len(), m, n, ldc);
+    gemm::check("a", a.len(), m, k, lda);
+    need_cpu();
+    let b = BSrc::Packed { ptr: pb.panels.as_ptr(), n_pad: (n + Avx2::NR - 1) / Avx2::NR * Avx2::NR };
+    // SAFETY: sizes checked above (panels length matches k, n), CPU checked.
+    unsafe { gemm::gemm::<Avx2>(c.as_mut_ptr(), ldc, View::new(a, lda, false), b, m, n, k) }
+}
+
+/// x ← σ(x).
+pub fn sigmoid(x: &mut [f32]) {
+    need_cpu();
+    // SAFETY: CPU checked; the loop stays inside x.
+    unsafe { map_avx(x, false) }
+}
+
+/// x ← tanh(x).
+pub fn tanh(x: &mut [f32]) {
+    need_cpu();
+    // SAFETY: CPU checked; the loop stays inside x.
+    unsafe { map_avx(x, true) }
+}
+
+/// See `scalar::lstm_cell`.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_cell(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], rows: usize, hidden: usize) {
+    let rh = rows * hidden;
+    assert!(gates.len() >= 4 * rh && c_prev.len() >= rh && c.len() >= rh && tanh_c.len() >= rh && out.len() >= rh, "lstm_cell: buffers shorter than rows={} hidden={}", rows, hidden);
+    assert!(b_hh.map_or(true, |b| b.len() >= 4 * hidden), "lstm_cell: b_hh shorter than 4·hidden");
+    need_cpu();
+    // SAFETY: lengths and CPU checked above.
+    unsafe { lstm_cell_avx(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden) }
+}
+
+/// See `scalar::gru_cell`.
+pub fn gru_cell(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
+    let rh = rows * hidden;
+    assert!(gates.len() >= 3 * rh && hh.len() >= 3 * rh && h_prev.len() >= rh && hn_lin.len() >= rh && h.len() >= rh, "gru_cell: buffers shorter than rows={} hidden={}", rows, hidden);
+    need_cpu();
+    // SAFETY: lengths and CPU checked above.
+    unsafe { gru_cell_avx(gates, hh, h_prev, hn_lin, h, rows, hidden) }
+}
+
+// ---- GEMM ----
+
+/// # Safety
+/// Operands checked for (m, n, k), not small; CPU has AVX2.
+#[allow(clippy::too_many_arguments)]
+unsafe fn nn_or_tn(c: &mut [f32], ldc: usize, a: View, b: &[f32], ldb: usize, m: usize, n: usize, k: usize) {
+    if m <= FEW_ROWS {
+        let sh = Shared { c: c.as_mut_ptr(), a, b: b.as_ptr() };
+        gemm::split_cols(n, 8, m * n * k, &|j0, j1| {
+            let (c, a, b) = sh.get();
+            few_rows_nn(c, ldc, a, b, ldb, m, j0, j1, k)
+        });
+    } else {
+        gemm::gemm::<Avx2>(c.as_mut_ptr(), ldc, a, BSrc::View(View::new(b, ldb, false)), m, n, k)
+    }
+}
+
+struct Avx2;
+
+impl MicroKernel for Avx2 {
+    const MR: usize = 6;
+    const NR: usize = 16;
+    const KC: usize = scalar::KC;
+    const MC: usize = 144;
+    const NC: usize = 2048;
+    unsafe fn tile(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, mr: usize, nr: usize) {
+        match mr {
+            6 => tile_rows::<6>(kc, a, b, c, ldc, nr),
+            5 => tile_rows::<5>(kc, a, b, c, ldc, nr),
+            4 => tile_rows::<4>(kc, a, b, c, ldc, nr),
+            3 => tile_rows::<3>(kc, a, b, c, ldc, nr),
+            2 => tile_rows::<2>(kc, a, b, c, ldc, nr),
+            _ => tile_rows::<1>(kc, a, b, c, ldc, nr),
+        }
+    }
+}
+
+/// The micro-kernel for the first M rows of a 6-row A panel: C (M × nr) += A · B over kc, one
+/// accumulator per element from zero, then added to C (scalar.rs's order).
+///
+/// # Safety
+/// As `MicroKernel::tile`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, nr: usize) {
+    // Fetch the C tile now so the update at the end does not wait for memory.
+    for r in 0..M {
+        _mm_prefetch(c.add(r * ldc) as *const i8, _MM_HINT_T0);
+        _mm_prefetch(c.add(r * ldc + nr - 1) as *const i8, _MM_HINT_T0);
+    }
+    let mut acc = [[_mm256_setzero_ps(); 2]; M];
+    let (mut ap, mut bp) = (a, b);
+    for _ in 0..kc {
+        let b0 = _mm256_loadu_ps(bp);
+        let b1 = _mm256_loadu_ps(bp.add(8));
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let av = _mm256_broadcast_ss(&*ap.add(r));
+            acc_r[0] = _mm256_add_ps(acc_r[0], _mm256_mul_ps(av, b0));
+            acc_r[1] = _mm256_add_ps(acc_r[1], _mm256_mul_ps(av, b1));
+        }
+        ap = ap.add(Avx2::MR);
+        bp = bp.add(Avx2::NR);
+    }
+    if nr == Avx2::NR {
+        for (r, acc_r) in acc.iter().enumerate() {
+            let cr = c.add(r * ldc);
+            _mm256_storeu_ps(cr, _mm256_add_ps(_mm256_loadu_ps(cr), acc_r[0]));
+            _mm256_storeu_ps(cr.add(8), _mm256_add_ps(_mm256_loadu_ps(cr.add(8)), acc_r[1]));
+        }
+    } else {
+        // Edge tile: the same sums, added one by one (the same rounding as the vector add).
+        let mut tmp = [0.0f32; 16];
+        for (r, acc_r) in acc.iter().enumerate() {
+            _mm256_storeu_ps(tmp.as_mut_ptr(), acc_r[0]);
+            _mm256_storeu_ps(tmp.as_mut_ptr().add(8), acc_r[1]);
+            for (j, &t) in tmp.iter().enumerate().take(nr) {
+                *c.add(r * ldc + j) += t;
+            }
+        }
+    }
+}
+
+// ---- few rows, B not packed (batch-1 and small-batch steps) ----
+
+/// C (m ≤ FEW_ROWS rows, columns j0..j1) += A · Bᵀ, B (n, k) rows read directly: 8-column
+/// groups, 8 × 8 blocks of B transposed in registers, so each lane is one C element summed in
+/// scalar.rs's order. One row × 4 groups or two rows × 2 groups at a time (independent add
+/// chains); then single groups; the last < 8 columns element by element.
+///
+/// # Safety
+/// Operands checked for the product; CPU has AVX2.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn few_rows_nt(c: *mut f32, ldc: usize, a: View, b: *const f32, ldb: usize, m: usize, j0: usize, j1: usize, k: usize) {
+    let mut i = 0;
+    while i < m {
+        let two = i + 2 <= m;
+        let mut j = j0;
+        if two {
+            while j + 16 <= j1 {
+                nt_cols::<2, 2>(c, ldc, a, i, b, ldb, j, k);
+                j += 16;
+            }
+        } else {
+            while j + 16 <= j1 {
+                nt_cols::<1, 2>(c, ldc, a, i, b, ldb, j, k);
+                j += 16;
+            }
+        }
+        while j + 8 <= j1 {
+            if two {
+                nt_cols::<2, 1>(c, ldc, a, i, b, ldb, j, k);
+            } else {
+                nt_cols::<1, 1>(c, ldc, a, i, b, ldb, j, k);
+            }
+            j += 8;
+        }
+        let rows = if two { 2 } else { 1 };
+        gemm::block_in_order(c, ldc, a, View { ptr: b, ld: ldb, trans: true }, i, i + rows, j, j1, k);
+        i += rows;
+    }
+}
+
+/// Rows i..i+MA, columns j..j+8·NG of C += A · Bᵀ (see `few_rows_nt`). C is updated after each
+/// KC block, as in scalar.rs.
+///
+/// # Safety
+/// Inside the checked operands; CPU has AVX2.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn nt_cols<const MA: usize, const NG: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, ldb: usize, j: usize, k: usize) {
+    let mut p0 = 0;
+    while p0 < k {
+        let pend = p0 + Avx2::KC.min(k - p0);
+        let mut acc = [[_mm256_setzero_ps(); NG]; MA];
+        let mut p = p0;
+        while p + 8 <= pend {
+            for g in 0..NG {
+                let brow = b.add((j + 8 * g) * ldb + p);
+                let mut t = [_mm256_setzero_ps(); 8];
+                for (q, tq) in t.iter_mut().enumerate() {
+                    *tq = _mm256_loadu_ps(brow.add(q * ldb));
+                }
+                let t = transpose8(t);
+                for (x, tx) in t.iter().enumerate() {
+                    for (r, acc_r) in acc.iter_mut().enumerate() {
+                        acc_r[g] = _mm256_add_ps(acc_r[g], _mm256_mul_ps(_mm256_set1_ps(a.at(i + r, p + x)), *tx));
+                    }
+                }
+            }
+            p += 8;
+        }
+        while p < pend {
+            for g in 0..NG {
+                let gather = |q: usize| *b.add((j + 8 * g + q) * ldb + p);
+                let col = _mm256_setr_ps(gather(0), gather(1), gather(2), gather(3), gather(4), gather(5), gather(6), gather(7));
+                for (r, acc_r) in acc.iter_mut().enumerate() {
+                    acc_r[g] = _mm256_add_ps(acc_r[g], _mm256_mul_ps(_mm256_set1_ps(a.at(i + r, p)), col));
+                }
+            }
+            p += 1;
+        }
+        for (r, acc_r) in acc.iter().enumerate() {
+            for (g, x) in acc_r.iter().enumerate() {
+                let cp = c.add((i + r) * ldc + j + 8 * g);
+                _mm256_storeu_ps(cp, _mm256_add_ps(_mm256_loadu_ps(cp), *x));
+            }
+        }
+        p0 = pend;
+    }
+}
+
+/// 8 × 8 transpose: out[x] lane q = in[q] lane x.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
+    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    let u0 = _mm256_shuffle_ps(t0, t2, 0x44);
+    let u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    let u2 = _mm256_shuffle_ps(t1, t3, 0x44);
+    let u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    let u4 = _mm256_shuffle_ps(t4, t6, 0x44);
+    let u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    let u6 = _mm256_shuffle_ps(t5, t7, 0x44);
+    let u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    [
+        _mm256_permute2f128_ps(u0, u4, 0x20),
+        _mm256_permute2f128_ps(u1, u5, 0x20),
+        _mm256_permute2f128_ps(u2, u6, 0x20),
+        _mm256_permute2f128_ps(u3, u7, 0x20),
+        _mm256_permute2f128_ps(u0, u4, 0x31),
+        _mm256_permute2f128_ps(u1, u5, 0x31),
+        _mm256_permute2f128_ps(u2, u6, 0x31),
+        _mm256_permute2f128_ps(u3, u7, 0x31),
+    ]
+}
+
+/// C (m ≤ FEW_ROWS rows, columns j0..j1) += A · B with B rows contiguous (C += A·B, C += Aᵀ·B):
+/// two rows × 32 columns in registers per KC block, added to C after each block (scalar.rs's
+/// order); then 8 columns at a time, then element by element.
+///
+/// # Safety
+/// Operands checked for the product; CPU has AVX2.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn few_rows_nn(c: *mut f32, ldc: usize, a: View, b: *const f32, ldb: usize, m: usize, j0: usize, j1: usize, k: usize) {
+    let mut i = 0;
+    while i < m {
+        let two = i + 2 <= m;
+        let mut j = j0;
+        while j + 32 <= j1 {
+            if two {
+                nn_cols::<2, 4>(c, ldc, a, i, b, ldb, j, k);
+            } else {
+                nn_cols::<1, 4>(c, ldc, a, i, b, ldb, j, k);
+            }
+            j += 32;
+        }
+        while j + 8 <= j1 {
+            if two {
+                nn_cols::<2, 1>(c, ldc, a, i, b, ldb, j, k);
+            } else {
+                nn_cols::<1, 1>(c, ldc, a, i, b, ldb, j, k);
+            }
+            j += 8;
+        }
+        let rows = if two { 2 } else { 1 };
+        gemm::block_in_order(c, ldc, a, View { ptr: b, ld: ldb, trans: false }, i, i + rows, j, j1, k);
+        i += rows;
+    }
+}
+
+/// Rows i..i+MA, columns j..j+8·NV of C += A · B (see `few_rows_nn`).
+///
+/// # Safety
+/// Inside the checked operands; CPU has AVX2.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn nn_cols<const MA: usize, const NV: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, ldb: usize, j: usize, k: usize) {
+    let mut cv = [[_mm256_setzero_ps(); NV]; MA];
+    for (r, cv_r) in cv.iter_mut().enumerate() {
+        for (v, x) in cv_r.iter_mut().enumerate() {
+            *x = _mm256_loadu_ps(c.add((i + r) * ldc + j + 8 * v));
+        }
+    }
+    let mut p0 = 0;
+    while p0 < k {
+        let pend = p0 + Avx2::KC.min(k - p0);
+        let mut acc = [[_mm256_setzero_ps(); NV]; MA];
+        for p in p0..pend {
+            let brow = b.add(p * ldb + j);
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let s = _mm256_set1_ps(a.at(i + r, p));
+                for (v, x) in acc_r.iter_mut().enumerate() {
+                    *x = _mm256_add_ps(*x, _mm256_mul_ps(s, _mm256_loadu_ps(brow.add(8 * v))));
+                }
+            }
+        }
+        for (cv_r, acc_r) in cv.iter_mut().zip(acc.iter()) {
+            for (x, y) in cv_r.iter_mut().zip(acc_r.iter()) {
+                *x = _mm256_add_ps(*x, *y);
+            }
+        }
+        p0 = pend;
+    }
+    for (r, cv_r) in cv.iter().enumerate() {
+        for (v, x) in cv_r.iter().enumerate() {
+            _mm256_storeu_ps(c.add((i + r) * ldc + j + 8 * v), *x);
+        }
+    }
+}
+
+// ---- activations (scalar.rs's algorithm, 8 lanes) ----
+
+/// e^x, as `scalar::expf`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn exp8(x: __m256) -> __m256 {
+    // max(lo, x) = lo > x ? lo : x, so NaN keeps x; the same for min.
+    let x = _mm256_max_ps(_mm256_set1_ps(EXP_LO), x);
+    let x = _mm256_min_ps(_mm256_set1_ps(EXP_HI), x);
+    let round = _mm256_set1_ps(ROUND);
+    let t = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)), round);
+    let n = _mm256_sub_ps(t, round);
+    let r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(LN2_HI))), _mm256_mul_ps(n, _mm256_set1_ps(LN2_LO)));
+    let z = _mm256_mul_ps(r, r);
+    let mut p = _mm256_set1_ps(EXP_P[0]);
+    for &q in &EXP_P[1..] {
+        p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(q));
+    }
+    let y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p, z), r), _mm256_set1_ps(1.0));
+    let e = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(ROUND.to_bits() as i32));
+    let pow2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
+    _mm256_mul_ps(y, pow2)
+}
+
+/// σ(x) = 1 / (1 + e^(−x)), as `scalar::sigmoidf`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sigmoid8(x: __m256) -> __m256 {
+    let one = _mm256_set1_ps(1.0);
+    let neg = _mm256_xor_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(SIGN as i32)));
+    _mm256_div_ps(one, _mm256_add_ps(one, exp8(neg)))
+}
+
+/// tanh(x), as `scalar::tanhf`: both branches, then a blend.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tanh8(x: __m256) -> __m256 {
+    let sign = _mm256_castsi256_ps(_mm256_set1_epi32(SIGN as i32));
+    let a = _mm256_andnot_ps(sign, x);
+    let z = _mm256_mul_ps(x, x);
+    let mut q = _mm256_set1_ps(TANH_Q[0]);
+    for &cq in &TANH_Q[1..] {
+        q = _mm256_add_ps(_mm256_mul_ps(q, z), _mm256_set1_ps(cq));
+    }
+    let small = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(q, z), x), x);
+    let one = _mm256_set1_ps(1.0);
+    let e = exp8(_mm256_add_ps(a, a));
+    let y = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0), _mm256_add_ps(e, one)));
+    let large = _mm256_or_ps(y, _mm256_and_ps(x, sign));
+    let is_small = _mm256_cmp_ps(a, _mm256_set1_ps(TANH_SMALL), _CMP_LT_OQ);
+    _mm256_blendv_ps(large, small, is_small)
+}
+
+/// # Safety
+/// CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn map_avx(x: &mut [f32], use_tanh: bool) {
+    let n = x.len();
+    let p = x.as_mut_ptr();
+    let mut i = 0;
+    while i + 8 <= n {
+        let v = _mm256_loadu_ps(p.add(i));
+        _mm256_storeu_ps(p.add(i), if use_tanh { tanh8(v) } else { sigmoid8(v) });
+        i += 8;
+    }
+    for v in &mut x[i..] {
+        *v = if use_tanh { scalar::tanhf(*v) } else { scalar::sigmoidf(*v) };
+    }
+}
+
+/// # Safety
+/// Lengths checked by `lstm_cell`; CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn lstm_cell_avx(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], rows: usize, hidden: usize) {
+    let h = hidden;
+    for r in 0..rows {
+        let g = gates.as_mut_ptr().add(r * 4 * h);
+        let mut j = 0;
+        while j + 8 <= h {
+            let mut pre = [_mm256_setzero_ps(); 4];
+            for (q, v) in pre.iter_mut().enumerate() {
+                *v = _mm256_loadu_ps(g.add(q * h + j));
+                if let Some(b) = b_hh {
+                    *v = _mm256_add_ps(*v, _mm256_loadu_ps(b.as_ptr().add(q * h + j)));
+                }
+            }
+            let (i, f, gg, o) = (sigmoid8(pre[0]), sigmoid8(pre[1]), tanh8(pre[2]), sigmoid8(pre[3]));
+            _mm256_storeu_ps(g.add(j), i);
+            _mm256_storeu_ps(g.add(h + j), f);
+            _mm256_storeu_ps(g.add(2 * h + j), gg);
+            _mm256_storeu_ps(g.add(3 * h + j), o);
+            let k = r * h + j;
+            let cn = _mm256_add_ps(_mm256_mul_ps(f, _mm256_loadu_ps(c_prev.as_ptr().add(k))), _mm256_mul_ps(i, gg));
+            let tc = tanh8(cn);
+            _mm256_storeu_ps(c.as_mut_ptr().add(k), cn);
+            _mm256_storeu_ps(tanh_c.as_mut_ptr().add(k), tc);
+            _mm256_storeu_ps(out.as_mut_ptr().add(k), _mm256_mul_ps(o, tc));
+            j += 8;
+        }
+        for jj in j..h {
+            let k = r * h + jj;
+            let pre = |q: usize| {
+                let v = *g.add(q * h + jj);
+                match b_hh {
+                    Some(b) => v + b[q * h + jj],
+                    None => v,
+                }
+            };
+            let u = scalar::lstm_unit(pre(0), pre(1), pre(2), pre(3), c_prev[k]);
+            for (q, &uq) in u.iter().enumerate().take(4) {
+                *g.add(q * h + jj) = uq;
+            }
+            c[k] = u[4];
+            tanh_c[k] = u[5];
+            out[k] = u[6];
+        }
+    }
+}
+
+/// # Safety
+/// Lengths checked by `gru_cell`; CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gru_cell_avx(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
+    let hd = hidden;
+    let one = _mm256_set1_ps(1.0);
+    for r in 0..rows {
+        let g = gates.as_mut_ptr().add(r * 3 * hd);
+        let u = hh.as_ptr().add(r * 3 * hd);
+        let mut j = 0;
+        while j + 8 <= hd {
+            let k = r * hd + j;
+            let rg = sigmoid8(_mm256_add_ps(_mm256_loadu_ps(g.add(j)), _mm256_loadu_ps(u.add(j))));
+            let zg = sigmoid8(_mm256_add_ps(_mm256_loadu_ps(g.add(hd + j)), _mm256_loadu_ps(u.add(hd + j))));
+            let hn = _mm256_loadu_ps(u.add(2 * hd + j));
+            let n = tanh8(_mm256_add_ps(_mm256_loadu_ps(g.add(2 * hd + j)), _mm256_mul_ps(rg, hn)));
+            _mm256_storeu_ps(g.add(j), rg);
+            _mm256_storeu_ps(g.add(hd + j), zg);
+            _mm256_storeu_ps(g.add(2 * hd + j), n);
+            _mm256_storeu_ps(hn_lin.as_mut_ptr().add(k), hn);
+            let hv = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(one, zg), n), _mm256_mul_ps(zg, _mm256_loadu_ps(h_prev.as_ptr().add(k))));
+            _mm256_storeu_ps(h.as_mut_ptr().add(k), hv);
+            j += 8;
+        }
+        for jj in j..hd {
+            let k = r * hd + jj;
+            let v = scalar::gru_unit(*g.add(jj), *g.add(hd + jj), *g.add(2 * hd + jj), *u.add(jj), *u.add(hd + jj), *u.add(2 * hd + jj), h_prev[k]);
+            *g.add(jj) = v[0];
+            *g.add(hd + jj) = v[1];
+            *g.add(2 * hd + jj) = v[2];
+            hn_lin[k] = *u.add(2 * hd + jj);
+            h[k] = v[3];
+        }
+    }
+}

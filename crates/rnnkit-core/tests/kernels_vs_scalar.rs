@@ -1,0 +1,356 @@
+//! Every kernel level this machine runs, against the scalar reference (`kernels::scalar`), on
+//! sizes around each vector width and block size, with row strides wider than the matrices.
+//! Every level sums in scalar.rs's order and runs its activation algorithm, so GEMMs, packed
+//! GEMMs, activations and the fused cell steps must agree bit for bit.
+//! Also: the f32 activations against f64, and thread-count determinism.
+
+use rnnkit_core::kernels::{self, pool, scalar, Kernels, Level, PackedB};
+use rnnkit_core::{seq_backward, seq_cache_len, seq_forward, CellKind, RnnConfig, SeqBuffers, SeqGradBuffers};
+
+/// Small deterministic generator (xorshift), values in [-1, 1).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+/// The levels to test: every non-scalar level this build and CPU run.
+fn variants() -> Vec<&'static Kernels> {
+    let v: Vec<&'static Kernels> = kernels::available().into_iter().filter(|&l| l != Level::Scalar).filter_map(kernels::table).collect();
+    eprintln!("kernel levels under test: {:?}", v.iter().map(|k| k.level.name()).collect::<Vec<_>>());
+    v
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Shape {
+    NT,
+    NN,
+    TN,
+}
+
+/// One product on a level and on scalar: c starts non-zero (the kernels accumulate), strides are
+/// padded by `pad`, and the padding must stay untouched. The results must be the same bits.
+fn check_gemm(k_tab: &Kernels, shape: Shape, m: usize, n: usize, k: usize, pad: usize, seed: u64) {
+    let mut rng = Rng(seed | 1);
+    let (ar, ac) = if shape == Shape::TN { (k, m) } else { (m, k) };
+    let (br, bc) = if shape == Shape::NT { (n, k) } else { (k, n) };
+    let (lda, ldb, ldc) = (ac + pad, bc + pad, n + pad);
+    let a = rng.vec(ar * lda);
+    let b = rng.vec(br * ldb);
+    let c0 = rng.vec(m * ldc);
+    let run = |t: &Kernels, c: &mut [f32]| {
+        let f = match shape {
+            Shape::NT => t.gemm_nt,
+            Shape::NN => t.gemm_nn,
+            Shape::TN => t.gemm_tn,
+        };
+        f(c, ldc, &a, lda, &b, ldb, m, n, k);
+    };
+    let mut want = c0.clone();
+    run(&kernels::SCALAR, &mut want);
+    let mut got = vec![("gemm", c0.clone())];
+    run(k_tab, &mut got[0].1);
+    if shape != Shape::TN {
+        // The same product with B prepared by the level's pack_b.
+        let mut pb = PackedB::plain(&b[..], ldb, shape == Shape::NT, k, n);
+        (k_tab.pack_b)(&mut pb);
+        let mut c = c0.clone();
+        (k_tab.gemm_packed)(&mut c, ldc, &a, lda, m, &pb);
+        got.push(("gemm_packed", c));
+    }
+    for (what, g) in &got {
+        for i in 0..m {
+            for j in 0..ldc {
+                let at = i * ldc + j;
+                if j >= n {
+                    assert_eq!(g[at].to_bits(), c0[at].to_bits(), "{} {} {:?} m={} n={} k={} pad={}: wrote c[{}][{}] in the stride padding", k_tab.level.name(), what, shape, m, n, k, pad, i, j);
+                } else {
+                    assert!(
+                        same_bits(g[at], want[at]),
+                        "{} {} {:?} m={} n={} k={} pad={}: c[{}][{}] = {:e}, scalar gives {:e} (diff {:e})",
+                        k_tab.level.name(),
+                        what,
+                        shape,
+                        m,
+                        n,
+                        k,
+                        pad,
+                        i,
+                        j,
+                        g[at],
+                        want[at],
+                        g[at] - want[at]
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Sizes straddling 4 and 8 lanes, the 6 × 16 and 4 × 8 tiles and the small-product cut-off.
+const SIZES: [usize; 16] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 16, 17, 24, 31, 33, 67];
+
+#[test]
+fn gemm_all_shapes_small_sizes() {
+    for t in variants() {
+        let mut seed = 1;
+        for shape in [Shape::NT, Shape::NN, Shape::TN] {
+            for &m in &SIZES {
+                for &n in &SIZES {
+                    for &k in &[1usize, 3, 7, 8, 9, 16, 17, 33, 67] {
+                        seed += 1;
+                        check_gemm(t, shape, m, n, k, if seed % 3 == 0 { 0 } else { 5 }, seed);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gemm_across_cache_blocks() {
+    // k > KC (256), m > MC (144 on avx2), n > NC (2048), few rows (≤ 4), and the threaded split.
+    for t in variants() {
+        for shape in [Shape::NT, Shape::NN, Shape::TN] {
+            for &(m, n, k) in &[(150, 40, 300), (7, 2100, 20), (64, 96, 513), (3, 70, 600), (1, 300, 700), (4, 43, 513), (2, 2100, 9), (200, 300, 64), (33, 1030, 260)] {
+                check_gemm(t, shape, m, n, k, 3, (m * 1000 + n * 7 + k) as u64);
+            }
+        }
+    }
+}
+
+/// Values that exercise every branch of exp / σ / tanh, then a sweep.
+fn activation_inputs() -> Vec<f32> {
+    let mut v = vec![
+        0.0,
+        -0.0,
+        1e-30,
+        -1e-30,
+        1e-7,
+        0.624_999_9,
+        0.625,
+        -0.625,
+        0.625_000_1,
+        1.0,
+        -1.0,
+        9.0,
+        -9.0,
+        20.0,
+        43.9,
+        44.1,
+        86.9,
+        -86.9,
+        87.0,
+        -87.0,
+        88.0,
+        -88.0,
+        88.5,
+        -88.5,
+        100.0,
+        -100.0,
+        1e30,
+        -1e30,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::MIN_POSITIVE,
+    ];
+    let mut x = -30.0f32;
+    while x < 30.0 {
+        v.push(x);
+        x += 0.0137;
+    }
+    v
+}
+
+fn same_bits(a: f32, b: f32) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+#[test]
+fn activations_bit_identical() {
+    let xs = activation_inputs();
+    for t in variants() {
+        for (name, f, g) in [("sigmoid", t.sigmoid, kernels::SCALAR.sigmoid), ("tanh", t.tanh, kernels::SCALAR.tanh)] {
+            // Every length 0..=67 (vector body + tail), then the whole set at once.
+            for len in (0..=67).chain(std::iter::once(xs.len())) {
+                for start in [0usize, 5, 211] {
+                    let src: Vec<f32> = (0..len).map(|i| xs[(start + i) % xs.len()]).collect();
+                    let (mut got, mut want) = (src.clone(), src.clone());
+                    f(&mut got);
+                    g(&mut want);
+                    for i in 0..len {
+                        assert!(same_bits(got[i], want[i]), "{} {} len={}: f({:e}) = {:e}, scalar gives {:e}", t.level.name(), name, len, src[i], got[i], want[i]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn f32_activations_are_accurate() {
+    let (mut worst_s, mut worst_t) = (0.0f64, 0.0f64);
+    for x in activation_inputs() {
+        if !x.is_finite() {
+            continue;
+        }
+        let xd = x as f64;
+        let s = scalar::sigmoidf(x) as f64;
+        let s_ref = rnnkit_core::math::sigmoid(xd);
+        let t = scalar::tanhf(x) as f64;
+        let t_ref = rnnkit_core::math::tanh(xd);
+        // Relative error, with an absolute floor where σ underflows (the input clamp at −87).
+        worst_s = worst_s.max((s - s_ref).abs() / s_ref.abs().max(1e-30));
+        worst_t = worst_t.max((t - t_ref).abs() / t_ref.abs().max(1e-30));
+        assert!(s >= 0.0 && s <= 1.0 && t.abs() <= 1.0, "range at x = {}", x);
+    }
+    assert!(worst_s < 4e-7, "sigmoidf worst relative error {:e}", worst_s);
+    assert!(worst_t < 4e-7, "tanhf worst relative error {:e}", worst_t);
+    assert!(scalar::sigmoidf(f32::NAN).is_nan() && scalar::tanhf(f32::NAN).is_nan());
+    assert_eq!(scalar::tanhf(f32::INFINITY), 1.0);
+    assert_eq!(scalar::tanhf(f32::NEG_INFINITY), -1.0);
+    assert_eq!(scalar::sigmoidf(f32::INFINITY), 1.0);
+    assert_eq!(scalar::sigmoidf(f32::NEG_INFINITY), scalar::sigmoidf(-88.0)); // e^x clamps at 88
+    eprintln!("worst relative error: sigmoidf {:e}, tanhf {:e}", worst_s, worst_t);
+}
+
+#[test]
+fn fused_cells_bit_identical() {
+    let mut rng = Rng(99);
+    for t in variants() {
+        for rows in 1..=3 {
+            for hidden in 1..=19 {
+                for bias in [false, true] {
+                    let scale = |v: Vec<f32>| -> Vec<f32> { v.into_iter().map(|x| x * 6.0).collect() };
+                    let gates = scale(rng.vec(rows * 4 * hidden));
+                    let b = rng.vec(4 * hidden);
+                    let c_prev = rng.vec(rows * hidden);
+                    let b_hh = if bias { Some(&b[..]) } else { None };
+                    let run = |f: kernels::LstmCellFn| {
+                        let mut g = gates.clone();
+                        let (mut c, mut tc, mut out) = (vec![0.0; rows * hidden], vec![0.0; rows * hidden], vec![0.0; rows * hidden]);
+                        f(&mut g, b_hh, &c_prev, &mut c, &mut tc, &mut out, rows, hidden);
+                        [g, c, tc, out]
+                    };
+                    let (got, want) = (run(t.lstm_cell), run(kernels::SCALAR.lstm_cell));
+                    for (q, name) in ["gates", "c", "tanh_c", "h"].iter().enumerate() {
+                        for i in 0..want[q].len() {
+                            assert!(same_bits(got[q][i], want[q][i]), "{} lstm_cell rows={} hidden={} bias={}: {}[{}] = {:e}, scalar gives {:e}", t.level.name(), rows, hidden, bias, name, i, got[q][i], want[q][i]);
+                        }
+                    }
+
+                    let gates3 = scale(rng.vec(rows * 3 * hidden));
+                    let hh = scale(rng.vec(rows * 3 * hidden));
+                    let h_prev = rng.vec(rows * hidden);
+                    let run = |f: kernels::GruCellFn| {
+                        let mut g = gates3.clone();
+                        let (mut hn, mut h) = (vec![0.0; rows * hidden], vec![0.0; rows * hidden]);
+                        f(&mut g, &hh, &h_prev, &mut hn, &mut h, rows, hidden);
+                        [g, hn, h]
+                    };
+                    let (got, want) = (run(t.gru_cell), run(kernels::SCALAR.gru_cell));
+                    for (q, name) in ["gates", "hn_lin", "h"].iter().enumerate() {
+                        for i in 0..want[q].len() {
+                            assert!(same_bits(got[q][i], want[q][i]), "{} gru_cell rows={} hidden={}: {}[{}] = {:e}, scalar gives {:e}", t.level.name(), rows, hidden, name, i, got[q][i], want[q][i]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A forward + backward large enough that the products are split among threads.
+fn train_step(cell: CellKind) -> Vec<Vec<f32>> {
+    let cfg = RnnConfig { cell, input_size: 48, hidden_size: 64, proj_size: 0, num_layers: 2, bidirectional: true, bias: true, batch_first: false };
+    let (t, b) = (6usize, 24usize);
+    let mut rng = Rng(7);
+    let params: Vec<f32> = rng.vec(cfg.param_count()).into_iter().map(|v| v * 0.2).collect();
+    let input = rng.vec(t * b * cfg.input_size);
+    let lengths: Vec<i32> = (0..b).map(|i| 1 + (i * 5 % t) as i32).collect();
+    let states = cfg.num_layers * cfg.dirs();
+    let mut output = vec![0.0; t * b * cfg.dirs() * cfg.h_out()];
+    let mut h_n = vec![0.0; states * b * cfg.h_out()];
+    let mut c_n = vec![0.0; states * b * cfg.hidden_size];
+    let lstm = cell == CellKind::Lstm;
+    let mut cache = vec![0.0; seq_cache_len(&cfg, Some(&lengths), t, b).unwrap()];
+    seq_forward(
+        &cfg,
+        t,
+        b,
+        SeqBuffers { params: &params, input: &input, lengths: Some(&lengths), h0: None, c0: None, output: &mut output, h_n: &mut h_n, c_n: if lstm { Some(&mut c_n) } else { None }, cache: Some(&mut cache) },
+    )
+    .unwrap();
+    let d_out = rng.vec(output.len());
+    let mut d_input = vec![0.0; input.len()];
+    let mut d_params = vec![0.0; params.len()];
+    let mut d_h0 = vec![0.0; h_n.len()];
+    seq_backward(
+        &cfg,
+        t,
+        b,
+        SeqGradBuffers {
+            params: &params,
+            lengths: Some(&lengths),
+            cache: &cache,
+            d_output: Some(&d_out),
+            d_h_n: None,
+            d_c_n: None,
+            d_input: Some(&mut d_input),
+            d_h0: Some(&mut d_h0),
+            d_c0: None,
+            d_params: &mut d_params,
+        },
+    )
+    .unwrap();
+    vec![output, h_n, d_input, d_h0, d_params]
+}
+
+/// The kernels split each product by output blocks, one thread per element: any thread count
+/// gives the same bits (the issue asks for 1e-6 relative; this is stronger). Also each GEMM level.
+#[test]
+fn thread_count_does_not_change_results() {
+    let before = pool::threads();
+    let mut runs = Vec::new();
+    for threads in [1usize, 2, 3] {
+        if pool::set_threads(threads).is_err() {
+            continue; // wasm32: one thread only
+        }
+        let mut r = Vec::new();
+        for cell in [CellKind::Lstm, CellKind::GruResetAfter, CellKind::GruResetBefore, CellKind::RnnTanh] {
+            r.extend(train_step(cell));
+        }
+        let mut rng = Rng(5);
+        let (m, n, k) = (130, 300, 270);
+        let a = rng.vec(m * k);
+        let b = rng.vec(n * k);
+        let at = rng.vec(k * m);
+        let bk = rng.vec(k * n);
+        for t in kernels::available().into_iter().filter_map(kernels::table) {
+            let mut c = vec![0.5; m * n];
+            (t.gemm_nt)(&mut c, n, &a, k, &b, k, m, n, k);
+            (t.gemm_nn)(&mut c, n, &a, k, &bk, n, m, n, k);
+            (t.gemm_tn)(&mut c, n, &at, m, &bk, n, m, n, k);
+            (t.gemm_nt)(&mut c[..n], n, &a[..k], k, &b, k, 1, n, k); // the small-m path
+            r.push(c);
+        }
+        runs.push((threads, r));
+    }
+    pool::set_threads(before).unwrap();
+    let (_, first) = &runs[0];
+    for (threads, r) in &runs[1..] {
+        for (q, (x, y)) in first.iter().zip(r.iter()).enumerate() {
+            for i in 0..x.len() {
+                assert!(same_bits(x[i], y[i]), "result {} element {}: 1 thread gives {:e}, {} threads give {:e}", q, i, x[i], threads, y[i]);
+            }
+        }
+    }
+}
