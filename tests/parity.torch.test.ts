@@ -3,11 +3,11 @@
  * states, the loss and every gradient (parameters, input, h0, c0) against PyTorch's float64
  * reference, at the fixtures' recommended float32 tolerances (atol 1e-5, rtol 1e-4).
  * Each backend runs at its best kernel level; native and wasm-simd run again with the kernels
- * forced to scalar (rk_set_kernel_level 1). All of these must agree with each other within 1e-5
- * relative.
+ * forced to scalar (rk_set_kernel_level 1), and native again on one thread. All of these must
+ * agree with each other within 1e-5 relative.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { init, loadBackend, backendInfo, Lstm, asTensor, type BackendName, type Recurrent } from '../ts/node.js';
+import { init, loadBackend, backendInfo, manualSeed, Lstm, Tensor, asTensor, type BackendName, type Recurrent } from '../ts/node.js';
 import { testBackends } from './support/backends.js';
 import { expectClose, maxRelDiff } from './support/close.js';
 import { fixtureNames, loadFixture } from './support/fixtures.js';
@@ -21,40 +21,49 @@ test('the fixture set is the one the README lists', () => {
   expect(rnnCases.length).toBe(12);
 });
 
-/** Outputs of each run (backend, kernel level) per case, to compare them at the end. */
+/** Outputs of each run (backend, kernel level, threads) per case, to compare them at the end. */
 const byBackend = new Map<string, Map<string, Float32Array[]>>();
 
-/** A backend, optionally with its kernel level pinned (1 = scalar). */
+/** A backend, optionally with its kernel level pinned (1 = scalar) or its thread count set. */
 interface Run {
   label: string;
   backend: BackendName;
   level?: number;
+  threads?: number;
 }
 const KERNEL_LEVEL_NAMES: Record<string, string> = { wasm: 'scalar', 'wasm-simd': 'simd128' };
 const runs: Run[] = testBackends().map((backend) => ({ label: backend, backend }));
 if (testBackends().includes('native')) {
   runs.push({ label: 'native, kernels forced to scalar', backend: 'native', level: 1 });
+  runs.push({ label: 'native, 1 thread', backend: 'native', threads: 1 });
 }
 if (testBackends().includes('wasm-simd')) runs.push({ label: 'wasm-simd, kernels forced to scalar', backend: 'wasm-simd', level: 1 });
 
-for (const { label, backend, level } of runs) {
+for (const { label, backend, level, threads } of runs) {
   describe(`PyTorch parity on ${label}`, () => {
-    // The level is process-wide per backend instance: restore it afterwards.
+    // The level and thread count are process-wide per backend instance: restore them afterwards.
     let savedLevel = 0;
+    let savedThreads = 0;
     beforeAll(async () => {
       await init({ backend });
       const b = await loadBackend(backend);
       savedLevel = b.call('rk_kernel_level', []);
+      savedThreads = b.call('rk_threads', []);
       if (level !== undefined) b.call('rk_set_kernel_level', [level]);
+      if (threads !== undefined) await init({ backend, threads });
     });
     afterAll(async () => {
-      (await loadBackend(backend)).call('rk_set_kernel_level', [savedLevel]);
+      const b = await loadBackend(backend);
+      b.call('rk_set_kernel_level', [savedLevel]);
+      if (backend === 'native') b.call('rk_set_threads', [savedThreads]);
     });
 
-    test('runs on the kernel level asked for', () => {
+    test('runs on the kernel level and thread count asked for', () => {
       const info = backendInfo();
       if (level === 1) expect(info.kernelLevel).toBe('scalar');
       else if (backend in KERNEL_LEVEL_NAMES) expect(info.kernelLevel).toBe(KERNEL_LEVEL_NAMES[backend]);
+      if (threads !== undefined) expect(info.threads).toBe(threads);
+      if (backend !== 'native') expect(info.threads).toBe(1);
     });
 
     for (const name of rnnCases) {
@@ -189,5 +198,36 @@ describe('backends agree', () => {
         });
       }
     }
+  });
+});
+
+describe.runIf(testBackends().includes('native'))('native threads', () => {
+  afterAll(async () => {
+    (await loadBackend('native')).call('rk_set_threads', [0]);
+  });
+  test('1, 2 and 3 threads give the same bits on a layer large enough to be split', async () => {
+    const results: Float32Array[][] = [];
+    for (const threads of [1, 2, 3]) {
+      expect((await init({ backend: 'native', threads })).threads).toBe(threads);
+      manualSeed(11);
+      const lstm = new Lstm({ inputSize: 96, hiddenSize: 128, numLayers: 2, bidirectional: true });
+      const [T, B] = [8, 24];
+      const x = new Float32Array(T * B * 96).map((_, i) => Math.sin(i * 0.37));
+      const { output, hN } = lstm.forward(new Tensor(x, [T, B, 96]), { lengths: Array.from({ length: B }, (_, b) => 1 + ((b * 5) % T)) });
+      const g = lstm.backward({ output: new Tensor(output.data.map((v, i) => Math.cos(i) * v), output.shape) });
+      results.push([output.data, hN.data, g.input.data, ...lstm.paramSpecs.map((s) => g.params[s.name].data)]);
+      lstm.dispose();
+    }
+    const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    for (const r of results.slice(1)) r.forEach((arr, i) => expect(bytes(arr).equals(bytes(results[0][i])), `tensor ${i}`).toBe(true));
+  });
+  test('thread counts are checked: native takes 0..256, wasm only 1', async () => {
+    await expect(init({ backend: 'native', threads: -1 })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(init({ backend: 'native', threads: 1.5 })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    expect((await init({ backend: 'native', threads: 0 })).threads).toBeGreaterThanOrEqual(1);
+    const wasm = await loadBackend('wasm');
+    expect(wasm.call('rk_set_threads', [1])).toBe(1);
+    expect(() => wasm.call('rk_set_threads', [2])).toThrow(expect.objectContaining({ code: 'UNSUPPORTED' }));
+    expect(wasm.call('rk_threads', [])).toBe(1);
   });
 });

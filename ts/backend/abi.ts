@@ -93,6 +93,9 @@ export const ABI = {
   rk_init: { args: [f32('out', 'out'), 'int', 'num', 'num', 'int', 'int', 'int', 'int'] },
   rk_permutation: { args: [i32('out', 'out'), 'int', 'int'] },
   rk_sample_logits: { args: [i32('out', 'out'), f32('logits'), 'int', 'num', 'int', 'int', 'int'] },
+  // ---- threads (native; wasm runs on one) ----
+  rk_threads: { args: [] },
+  rk_set_threads: { args: ['int'] },
 } as const satisfies Record<string, AbiRow>;
 
 export type AbiName = keyof typeof ABI;

@@ -10,6 +10,9 @@
  *
  * Modules keep the backend they were created on, so `init` may be called again with another
  * backend (the tests run one suite per backend this way).
+ *
+ *   threads: init({ threads }) or env RNNKIT_THREADS sets the native kernels' thread count
+ *   (0 = the available cores, the default); wasm backends run on one thread.
  */
 
 import { RnnkitError } from '../errors.js';
@@ -43,6 +46,8 @@ export interface BackendInfo {
   kernelLevel: KernelLevel;
   /** Backends tried before this one and why they failed (for 'auto'). */
   loadErrors: LoadError[];
+  /** Threads the kernels split products among (native: init's `threads`, default the cores; wasm: 1). */
+  threads: number;
 }
 
 export const WASM_FILES = { 'wasm-simd': 'rnnkit-simd.wasm', wasm: 'rnnkit.wasm' } as const;
@@ -105,12 +110,29 @@ export function loadBackend(name: BackendName): Promise<Backend> {
   return pending;
 }
 
+/** init's `threads`, else env RNNKIT_THREADS; undefined = leave the count as it is. */
+function requestedThreads(p: Platform, option: number | undefined): number | undefined {
+  const raw = option ?? p.env('RNNKIT_THREADS');
+  if (raw === undefined || raw === '') return undefined;
+  const n = typeof raw === 'number' ? raw : Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 256) {
+    throw new RnnkitError('BAD_ARGUMENT', `init: threads must be an integer from 0 (all cores) to 256, got ${JSON.stringify(raw)}${option === undefined ? ' (from RNNKIT_THREADS)' : ''}`, {
+      argument: 'threads',
+      got: raw,
+    });
+  }
+  return n;
+}
+
 /**
  * Loads a backend and makes it the default for new modules. `backend`: 'auto' (default; or
- * env RNNKIT_BACKEND), 'native', 'wasm-simd' or 'wasm'. Safe to call more than once.
+ * env RNNKIT_BACKEND), 'native', 'wasm-simd' or 'wasm'. `threads`: the native kernels' thread
+ * count (or env RNNKIT_THREADS; 0 = all cores, the default; process-wide; wasm ignores it).
+ * Safe to call more than once.
  */
-export async function init(options: { backend?: BackendRequest } = {}): Promise<BackendInfo> {
+export async function init(options: { backend?: BackendRequest; threads?: number } = {}): Promise<BackendInfo> {
   const p = need();
+  const threads = requestedThreads(p, options.threads);
   const fromEnv = p.env('RNNKIT_BACKEND');
   const request = options.backend ?? ((fromEnv || 'auto') as BackendRequest);
   if (request !== 'auto' && !BACKENDS.includes(request)) {
@@ -126,6 +148,7 @@ export async function init(options: { backend?: BackendRequest } = {}): Promise<
     try {
       current = await loadBackend(name);
       currentErrors = errors;
+      if (threads !== undefined && current.name === 'native') current.call('rk_set_threads', [threads]);
       return backendInfo();
     } catch (error) {
       errors.push({ backend: name, error });
@@ -143,7 +166,7 @@ export async function init(options: { backend?: BackendRequest } = {}): Promise<
 
 export function backendInfo(): BackendInfo {
   if (!current) throw new RnnkitError('NOT_INITIALIZED', 'backendInfo: call `await init()` first');
-  return { name: current.name, kernelLevel: current.kernelLevel(), loadErrors: currentErrors };
+  return { name: current.name, kernelLevel: current.kernelLevel(), loadErrors: currentErrors, threads: current.call('rk_threads', []) };
 }
 
 /** The default backend; throws NOT_INITIALIZED before `await init()`. */

@@ -19,6 +19,7 @@ pub mod layers;
 pub mod mem;
 pub mod optim;
 pub mod status;
+pub mod threads;
 
 use guard::{count, guard};
 use mem::{required, Borrows};

@@ -157,6 +157,8 @@ const EXPORTS: &[(&str, Wrapper)] = &[
         let ((o, on), (z, zn)) = (a.i32s(0)?, a.f32s(1)?);
         Ok(optim::rk_sample_logits(o, on, z, zn, a.i32(2)?, a.num(3)?, a.i32(4)?, a.u32(5)?, a.u32(6)?))
     }),
+    ("rk_threads", |_| Ok(abi::threads::rk_threads())),
+    ("rk_set_threads", |a| unsafe { Ok(abi::threads::rk_set_threads(a.int(0, -1e9, 1e9)? as i32)) }),
 ];
 
 unsafe fn throw(env: napi_env, type_error: bool, msg: &str) {
