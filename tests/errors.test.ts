@@ -113,7 +113,7 @@ for (const backend of testBackends()) {
 
     test('the core validates again behind the TS checks (defence in depth)', async () => {
       const be = await loadBackend(backend);
-      const cfg = Int32Array.from([2, 3, 4, 0, 1, 0, 1, 0, 5, 2]);
+      const cfg = Int32Array.from([2, 3, 4, 0, 1, 0, 1, 0, 5, 2, 0, 0, 0]);
       const n = be.call('rk_rnn_param_count', [cfg]);
       expect(n).toBe(4 * 4 * (3 + 4) + 2 * 16);
       const params = new Float32Array(n);
@@ -124,11 +124,11 @@ for (const backend of testBackends()) {
         'got 29',
       );
       expect(err.details).toMatchObject({ backend });
-      expectError(() => be.call('rk_rnn_param_count', [Int32Array.from([9, 3, 4, 0, 1, 0, 1, 0, 5, 2])]), 'BAD_ARGUMENT', 'unknown cell code 9');
-      expectError(() => be.call('rk_rnn_param_count', [Int32Array.from([3, 3, 4, 2, 1, 0, 1, 0, 5, 2])]), 'UNSUPPORTED', 'proj_size');
+      expectError(() => be.call('rk_rnn_param_count', [Int32Array.from([9, 3, 4, 0, 1, 0, 1, 0, 5, 2, 0, 0, 0])]), 'BAD_ARGUMENT', 'unknown cell code 9');
+      expectError(() => be.call('rk_rnn_param_count', [Int32Array.from([3, 3, 4, 2, 1, 0, 1, 0, 5, 2, 0, 0, 0])]), 'UNSUPPORTED', 'proj_size');
       expectError(() => be.call('rk_rnn_cache_len', [cfg, Int32Array.from([5, 6])]), 'BAD_ARGUMENT', 'lengths[1]');
       // Overflowing sizes are an error, not a crash or a wrap-around.
-      expectError(() => be.call('rk_rnn_param_count', [Int32Array.from([2, 2 ** 31 - 1, 2 ** 31 - 1, 0, 2 ** 31 - 1, 1, 1, 0, 1, 1])]), 'BAD_ARGUMENT', 'overflow');
+      expectError(() => be.call('rk_rnn_param_count', [Int32Array.from([2, 2 ** 31 - 1, 2 ** 31 - 1, 0, 2 ** 31 - 1, 1, 1, 0, 1, 1, 0, 0, 0])]), 'BAD_ARGUMENT', 'overflow');
       // A cache written for other lengths is refused.
       const lens = Int32Array.from([5, 3]);
       const cache = new Float32Array(be.call('rk_rnn_cache_len', [cfg, lens]));
@@ -147,7 +147,7 @@ for (const backend of testBackends()) {
         expect(backend.startsWith('wasm')).toBe(true);
         return;
       }
-      const cfg = Int32Array.from([0, 2, 2, 0, 1, 0, 1, 0, 1, 1]);
+      const cfg = Int32Array.from([0, 2, 2, 0, 1, 0, 1, 0, 1, 1, 0, 0, 0]);
       const buf = new Float32Array(64);
       const params = buf.subarray(0, 12);
       expectError(

@@ -408,6 +408,27 @@ describe('training details', () => {
     b.dispose();
   });
 
+  test("stacked layers' dropout option: active in training only, never on the last layer", () => {
+    manualSeed(21);
+    const x = new Tensor(Float32Array.from({ length: 5 * 2 * 3 }, (_, i) => Math.sin(i)), [5, 2, 3]);
+    const plain = new Lstm({ inputSize: 3, hiddenSize: 6, numLayers: 2 });
+    const dropped = new Lstm({ inputSize: 3, hiddenSize: 6, numLayers: 2, dropout: 0.5 });
+    dropped.loadStateDict(plain.stateDict());
+    const ref = plain.forward(x).output.data;
+    const a = dropped.forward(x).output.data;
+    const b = dropped.forward(x).output.data;
+    expect(Array.from(a)).not.toEqual(Array.from(ref));
+    expect(Array.from(b)).not.toEqual(Array.from(a)); // a fresh mask per forward
+    dropped.backward({ output: new Tensor(new Float32Array(a.length).fill(1), [5, 2, 6]) }); // uses the saved mask
+    dropped.eval();
+    expect(Array.from(dropped.forward(x).output.data)).toEqual(Array.from(ref));
+    const single = new Gru({ inputSize: 3, hiddenSize: 4, dropout: 0.5 });
+    const once = single.forward(x).output.data;
+    single.eval();
+    expect(Array.from(single.forward(x).output.data)).toEqual(Array.from(once)); // nothing to drop with one layer
+    [plain, dropped, single].forEach((m) => m.dispose());
+  });
+
   test('LSTM forget-gate bias option', () => {
     const l = new Lstm({ inputSize: 2, hiddenSize: 3, numLayers: 2 });
     l.setForgetGateBias(1);

@@ -99,7 +99,7 @@ export const ABI = {
 } as const satisfies Record<string, AbiRow>;
 
 export type AbiName = keyof typeof ABI;
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** Names each backend must provide. */
 export function abiNames(backend: 'native' | 'wasm'): string[] {

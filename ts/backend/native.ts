@@ -4,7 +4,7 @@
  */
 
 import { RnnkitError, STATUS_CODES } from '../errors.js';
-import { ABI, KERNEL_LEVELS, abiNames, type AbiName, type KernelLevel } from './abi.js';
+import { ABI, ABI_VERSION, KERNEL_LEVELS, abiNames, type AbiName, type KernelLevel } from './abi.js';
 import type { AbiArg, Backend, DeviceBuffer } from './types.js';
 
 type Addon = Record<string, (...args: unknown[]) => number>;
@@ -55,7 +55,7 @@ export function createNativeBackend(addon: Addon): Backend {
     throw new Error(`native addon is missing exports ${missing.join(', ')} (stale build? run npm run build)`);
   }
   const version = addon.rk_abi_version();
-  if (version !== 1) throw new Error(`native addon ABI version ${version}, this rnnkit expects 1 (rebuild it)`);
+  if (version !== ABI_VERSION) throw new Error(`native addon ABI version ${version}, this rnnkit expects ${ABI_VERSION} (rebuild it)`);
 
   function lastError(): string {
     const bytes = new Uint8Array(addon.rk_last_error_len());

@@ -11,7 +11,7 @@
  */
 
 import { RnnkitError, STATUS_CODES } from '../errors.js';
-import { ABI, KERNEL_LEVELS, abiNames, type AbiName, type ArgSpec, type KernelLevel } from './abi.js';
+import { ABI, ABI_VERSION, KERNEL_LEVELS, abiNames, type AbiName, type ArgSpec, type KernelLevel } from './abi.js';
 import type { AbiArg, Backend, BackendName, DeviceBuffer } from './types.js';
 import { checkSub } from './native.js';
 
@@ -226,6 +226,6 @@ export async function createWasmBackend(name: 'wasm' | 'wasm-simd', bytes: Buffe
   const inst = await WebAssembly.instantiate(module, {});
   const ex = inst.exports as unknown as Exports;
   const version = ex.rk_abi_version();
-  if (version !== 1) throw new Error(`${name}: ABI version ${version}, this rnnkit expects 1 (rebuild it)`);
+  if (version !== ABI_VERSION) throw new Error(`${name}: ABI version ${version}, this rnnkit expects ${ABI_VERSION} (rebuild it)`);
   return new WasmBackend(name, module, ex);
 }

@@ -25,6 +25,8 @@ export interface RecurrentOptions {
   batchFirst?: boolean;
   /** Include b_ih and b_hh (default true). */
   bias?: boolean;
+  /** PyTorch's `dropout`: drop each layer's output except the last with this probability, in training mode (default 0). */
+  dropout?: number;
 }
 
 export interface ForwardOptions {
@@ -36,6 +38,8 @@ export interface ForwardOptions {
   lengths?: readonly number[] | Int32Array;
   /** Skip saving what backward needs (inference). */
   noGrad?: boolean;
+  /** Skip inter-layer dropout even in training mode (single steps for generation use this). */
+  noDropout?: boolean;
 }
 
 export interface ForwardResult {
@@ -74,7 +78,7 @@ export interface RecurrentState {
 
 type CellCode = (typeof CELL_CODES)[keyof typeof CELL_CODES];
 
-const COMMON_KEYS = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias'];
+const COMMON_KEYS = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'dropout'];
 
 function positiveInt(owner: string, name: string, v: unknown, dflt?: number): number {
   if (v === undefined && dflt !== undefined) return dflt;
@@ -127,6 +131,8 @@ export abstract class Recurrent extends Module implements SequentialLayer {
   readonly bidirectional: boolean;
   readonly batchFirst: boolean;
   readonly bias: boolean;
+  /** Inter-layer dropout probability (training mode only). */
+  readonly dropout: number;
   /** P = projSize for a projected LSTM, else hiddenSize. */
   readonly hOut: number;
   readonly projSize: number;
@@ -148,6 +154,11 @@ export abstract class Recurrent extends Module implements SequentialLayer {
     this.bidirectional = bool(kind, 'bidirectional', options.bidirectional, false);
     this.batchFirst = bool(kind, 'batchFirst', options.batchFirst, false);
     this.bias = bool(kind, 'bias', options.bias, true);
+    const dropout = options.dropout ?? 0;
+    if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
+      fail('BAD_ARGUMENT', `${kind}: dropout must be a number in [0, 1), got ${JSON.stringify(dropout)}`, { argument: 'dropout', got: dropout });
+    }
+    this.dropout = dropout;
     this.projSize = projSize;
     this.hOut = projSize > 0 ? projSize : this.hiddenSize;
     this.cellCode = cellCode;
@@ -191,7 +202,10 @@ export abstract class Recurrent extends Module implements SequentialLayer {
   }
 
   /** The rk_* configuration array. */
-  private cfg(seqLen: number, batch: number): Int32Array {
+  private cfg(seqLen: number, batch: number, dropoutOn = false): Int32Array {
+    // Inter-layer dropout: probability in parts per million and a fresh seed per forward.
+    const [lo, hi] = dropoutOn && this.dropout > 0 && this.numLayers > 1 ? nextSeed() : [0, 0];
+    const ppm = lo || hi ? Math.round(this.dropout * 1e6) : 0;
     return Int32Array.from([
       this.cellCode,
       this.inputSize,
@@ -203,6 +217,9 @@ export abstract class Recurrent extends Module implements SequentialLayer {
       this.batchFirst ? 1 : 0,
       seqLen,
       batch,
+      ppm,
+      lo | 0,
+      hi | 0,
     ]);
   }
 
@@ -231,7 +248,7 @@ export abstract class Recurrent extends Module implements SequentialLayer {
       checkTensor('c0', options.c0, [states, batch, this.hiddenSize], '(numLayers*D, batch, hiddenSize)');
     }
     const lengths = options.lengths === undefined ? null : lengthsArray(options.lengths, batch, seqLen);
-    const cfg = this.cfg(seqLen, batch);
+    const cfg = this.cfg(seqLen, batch, this.training && !options.noDropout);
     const outW = this.directions * this.hOut;
     const outputShape = this.batchFirst ? [batch, seqLen, outW] : [seqLen, batch, outW];
     const output = Tensor.zeros(outputShape);
@@ -321,7 +338,7 @@ export abstract class Recurrent extends Module implements SequentialLayer {
     const shape = checkTensor('x', x, [null, this.inputSize], '(batch, inputSize)');
     const batch = shape[0];
     const seqShape = this.batchFirst ? [batch, 1, this.inputSize] : [1, batch, this.inputSize];
-    const { hN, cN } = this.forward({ data: x.data, shape: seqShape }, { h0: state?.h, c0: state?.c, noGrad: true });
+    const { hN, cN } = this.forward({ data: x.data, shape: seqShape }, { h0: state?.h, c0: state?.c, noGrad: true, noDropout: true });
     const p = this.hOut;
     const last = hN.data.subarray((this.numLayers - 1) * batch * p);
     const out: RecurrentState & { output: Tensor } = { h: hN, output: new Tensor(last.slice(), [batch, p]) };
@@ -368,6 +385,7 @@ export abstract class Recurrent extends Module implements SequentialLayer {
       bidirectional: this.bidirectional,
       batchFirst: this.batchFirst,
       bias: this.bias,
+      dropout: this.dropout,
     };
     return { type: this.constructor.name, options: { ...options, ...this.extraConfig() } };
   }

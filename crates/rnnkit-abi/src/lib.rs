@@ -8,7 +8,8 @@
 //!   checked against the configuration; written buffers may not overlap any other buffer.
 //! - Stateless: the caller owns every buffer, including the BPTT cache. No handles.
 //! - `cfg` is an i32 array of `CFG_LEN` values: [cell, input_size, hidden_size, proj_size,
-//!   num_layers, bidirectional, bias, batch_first, seq_len, batch]; cell codes in
+//!   num_layers, bidirectional, bias, batch_first, seq_len, batch, dropout (parts per million,
+//!   0 = none), dropout_seed_lo, dropout_seed_hi (u32 bit patterns)]; cell codes in
 //!   `rnnkit_core::CellKind::from_code`.
 //!
 //! The list of exports is mirrored in `ts/backend/abi.ts`; a test checks that the `.wasm`
@@ -24,17 +25,21 @@ pub mod threads;
 use guard::{count, guard};
 use mem::{required, Borrows};
 use rnnkit_core::kernels::{self, Level};
-use rnnkit_core::{seq_backward, seq_cache_len, seq_forward, CellKind, Error, RnnConfig, SeqBuffers, SeqGradBuffers};
+use rnnkit_core::{
+    seq_backward_dropout, seq_cache_len_dropout, seq_forward_dropout, CellKind, Error, LayerDropout, RnnConfig, SeqBuffers, SeqGradBuffers,
+};
 
 /// Bumped when any export's signature or meaning changes.
-pub const ABI_VERSION: i32 = 1;
-pub const CFG_LEN: usize = 10;
+pub const ABI_VERSION: i32 = 2;
+pub const CFG_LEN: usize = 13;
 
 /// A decoded `cfg` array.
 pub struct Call {
     pub cfg: RnnConfig,
     pub seq_len: usize,
     pub batch: usize,
+    /// Inter-layer dropout of stacked layers (training); None when 0.
+    pub dropout: Option<LayerDropout>,
 }
 
 fn decode_cfg(raw: Option<&[i32]>) -> Result<Call, Error> {
@@ -42,9 +47,23 @@ fn decode_cfg(raw: Option<&[i32]>) -> Result<Call, Error> {
     if raw.len() != CFG_LEN {
         return Err(Error::shape("cfg", CFG_LEN, raw.len(), "the rk_* configuration array"));
     }
-    const NAMES: [&str; CFG_LEN] =
-        ["cell", "input_size", "hidden_size", "proj_size", "num_layers", "bidirectional", "bias", "batch_first", "seq_len", "batch"];
-    for (i, &v) in raw.iter().enumerate() {
+    const NAMES: [&str; CFG_LEN] = [
+        "cell",
+        "input_size",
+        "hidden_size",
+        "proj_size",
+        "num_layers",
+        "bidirectional",
+        "bias",
+        "batch_first",
+        "seq_len",
+        "batch",
+        "dropout",
+        "dropout_seed_lo",
+        "dropout_seed_hi",
+    ];
+    // The two seed words are bit patterns: any i32 is fine.
+    for (i, &v) in raw[..11].iter().enumerate() {
         if v < 0 {
             return Err(Error::bad_argument(format!("{}: must not be negative, got {}", NAMES[i], v)));
         }
@@ -69,6 +88,14 @@ fn decode_cfg(raw: Option<&[i32]>) -> Result<Call, Error> {
         },
         seq_len: raw[8] as usize,
         batch: raw[9] as usize,
+        dropout: if raw[10] == 0 {
+            None
+        } else {
+            if raw[10] >= 1_000_000 {
+                return Err(Error::bad_argument(format!("dropout: must be below 1 (1000000 ppm), got {} ppm", raw[10])));
+            }
+            Some(LayerDropout { p: raw[10] as f64 / 1e6, seed: ((raw[12] as u32 as u64) << 32) | raw[11] as u32 as u64 })
+        },
     })
 }
 
@@ -197,7 +224,7 @@ pub unsafe extern "C" fn rk_rnn_cache_len(cfg: *const i32, cfg_len: usize, lengt
         let mut b = Borrows::default();
         let call = decode_cfg(b.input("cfg", cfg, cfg_len)?)?;
         let lengths = b.input("lengths", lengths, lengths_len)?;
-        count("cache", seq_cache_len(&call.cfg, lengths, call.seq_len, call.batch)?)
+        count("cache", seq_cache_len_dropout(&call.cfg, call.dropout.as_ref(), lengths, call.seq_len, call.batch)?)
     })
 }
 
@@ -246,7 +273,7 @@ pub unsafe extern "C" fn rk_rnn_forward(
             c_n: b.output("c_n", c_n, c_n_len)?,
             cache: b.output("cache", cache, cache_len)?,
         };
-        seq_forward(&call.cfg, call.seq_len, call.batch, bufs)?;
+        seq_forward_dropout(&call.cfg, call.dropout.as_ref(), call.seq_len, call.batch, bufs)?;
         Ok(0)
     })
 }
@@ -297,7 +324,7 @@ pub unsafe extern "C" fn rk_rnn_backward(
             d_c0: b.output("d_c0", d_c0, d_c0_len)?,
             d_params: required("d_params", b.output("d_params", d_params, d_params_len)?)?,
         };
-        seq_backward(&call.cfg, call.seq_len, call.batch, bufs)?;
+        seq_backward_dropout(&call.cfg, call.dropout.as_ref(), call.seq_len, call.batch, bufs)?;
         Ok(0)
     })
 }

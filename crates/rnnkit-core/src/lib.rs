@@ -40,4 +40,7 @@ pub mod seq;
 pub use config::{CellKind, RnnConfig};
 pub use error::{Error, ErrorCode};
 pub use real::Real;
-pub use seq::{seq_backward, seq_cache_len, seq_forward, SeqBuffers, SeqGradBuffers};
+pub use seq::{
+    seq_backward, seq_backward_dropout, seq_cache_len, seq_cache_len_dropout, seq_forward, seq_forward_dropout, LayerDropout, SeqBuffers,
+    SeqGradBuffers,
+};

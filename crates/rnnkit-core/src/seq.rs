@@ -15,6 +15,7 @@ use crate::error::{checked_product, Error, ErrorCode, Result};
 use crate::kernels::PackedB;
 use crate::packing::Packing;
 use crate::real::Real;
+use crate::rng::SplitMix64;
 use std::ops::Range;
 
 /// Buffers of one forward call. Shapes use the letters of the crate docs.
@@ -83,7 +84,31 @@ struct DirCache {
 struct LayerCache {
     start: usize,
     dirs: Vec<DirCache>,
-    out: Range<usize>, // (N, D*P): this layer's output, the next layer's input
+    out: Range<usize>,  // (N, D*P): this layer's output, the next layer's input
+    mask: Range<usize>, // (N, D*P): inter-layer dropout mask (0 or 1/(1−p)); empty without dropout
+}
+
+/// PyTorch's `dropout` option of a stacked RNN: during training each layer's output except the
+/// last is multiplied by a mask of zeros (probability p) and 1/(1−p). The mask comes from the
+/// seeded SplitMix64 stream (the same on every backend) and is saved in the cache for backward.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerDropout {
+    pub p: f64,
+    pub seed: u64,
+}
+
+impl LayerDropout {
+    fn check(d: Option<&LayerDropout>) -> Result<()> {
+        if let Some(d) = d {
+            if !(0.0..1.0).contains(&d.p) {
+                return Err(Error::bad_argument(format!("dropout: must be in [0, 1), got {}", d.p)));
+            }
+        }
+        Ok(())
+    }
+    fn active(d: Option<&LayerDropout>) -> Option<LayerDropout> {
+        d.filter(|d| d.p > 0.0).copied()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -94,7 +119,7 @@ struct CacheLayout {
 }
 
 impl CacheLayout {
-    fn new(cfg: &RnnConfig, rows: usize) -> CacheLayout {
+    fn new(cfg: &RnnConfig, rows: usize, dropout: Option<LayerDropout>) -> CacheLayout {
         let (h, p, gh) = (cfg.hidden_size, cfg.h_out(), cfg.gates() * cfg.hidden_size);
         let mut at = HEADER;
         let mut take = |n: usize| {
@@ -104,7 +129,7 @@ impl CacheLayout {
         };
         let x0 = take(rows * cfg.input_size);
         let mut layers = Vec::new();
-        for _ in 0..cfg.num_layers {
+        for layer in 0..cfg.num_layers {
             let start = take(0).start;
             let mut dirs = Vec::new();
             for _ in 0..cfg.dirs() {
@@ -129,7 +154,9 @@ impl CacheLayout {
                 dirs.push(d);
             }
             let out = take(rows * cfg.dirs() * p);
-            layers.push(LayerCache { start, dirs, out });
+            let masked = dropout.is_some() && layer + 1 < cfg.num_layers;
+            let mask = take(if masked { rows * cfg.dirs() * p } else { 0 });
+            layers.push(LayerCache { start, dirs, out, mask });
         }
         CacheLayout { x0, layers, len: at }
     }
@@ -137,16 +164,22 @@ impl CacheLayout {
 
 /// Number of values in the cache of one forward with these lengths (None = all seq_len).
 pub fn seq_cache_len(cfg: &RnnConfig, lengths: Option<&[i32]>, seq_len: usize, batch: usize) -> Result<usize> {
+    seq_cache_len_dropout(cfg, None, lengths, seq_len, batch)
+}
+
+/// `seq_cache_len` for a forward with inter-layer dropout.
+pub fn seq_cache_len_dropout(cfg: &RnnConfig, dropout: Option<&LayerDropout>, lengths: Option<&[i32]>, seq_len: usize, batch: usize) -> Result<usize> {
     cfg.validate()?;
+    LayerDropout::check(dropout)?;
     let pk = Packing::new(lengths, seq_len, batch)?;
     check_cache_size(cfg, pk.rows)?;
-    Ok(CacheLayout::new(cfg, pk.rows).len)
+    Ok(CacheLayout::new(cfg, pk.rows, LayerDropout::active(dropout)).len)
 }
 
 /// Overflow guard for the cache: rows times the widest per-row total must fit.
 fn check_cache_size(cfg: &RnnConfig, rows: usize) -> Result<()> {
     let per_row = cfg.input_size
-        + cfg.num_layers * cfg.dirs() * (cfg.h_out() * 2 + (cfg.gates() + 4) * cfg.hidden_size);
+        + cfg.num_layers * cfg.dirs() * (cfg.h_out() * 3 + (cfg.gates() + 4) * cfg.hidden_size);
     checked_product("cache", &[rows, per_row]).map(|_| ())
 }
 
@@ -259,6 +292,13 @@ fn check_header<T: Real>(cache: &[T], expected: &[f64; HEADER]) -> Result<()> {
 // ---- forward ----
 
 pub fn seq_forward<T: Real>(cfg: &RnnConfig, seq_len: usize, batch: usize, b: SeqBuffers<'_, T>) -> Result<()> {
+    seq_forward_dropout(cfg, None, seq_len, batch, b)
+}
+
+/// `seq_forward` with inter-layer dropout (training); backward needs the same `dropout`.
+pub fn seq_forward_dropout<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDropout>, seq_len: usize, batch: usize, b: SeqBuffers<'_, T>) -> Result<()> {
+    LayerDropout::check(dropout)?;
+    let dropout = LayerDropout::active(dropout);
     let s = check_common(cfg, seq_len, batch, b.params.len())?;
     let pk = Packing::new(b.lengths, seq_len, batch)?;
     check_cache_size(cfg, pk.rows)?;
@@ -277,7 +317,7 @@ pub fn seq_forward<T: Real>(cfg: &RnnConfig, seq_len: usize, batch: usize, b: Se
     if let Some(c_n) = b.c_n.as_deref() {
         expect_len("c_n", c_n.len(), hc_len, &hc_shape)?;
     }
-    let layout = CacheLayout::new(cfg, pk.rows);
+    let layout = CacheLayout::new(cfg, pk.rows, dropout);
     let mut scratch: Vec<T> = Vec::new();
     let cache: &mut [T] = match b.cache {
         Some(c) => {
@@ -310,7 +350,9 @@ pub fn seq_forward<T: Real>(cfg: &RnnConfig, seq_len: usize, batch: usize, b: Se
             }
         }
         ranges.push(shift(&lc.out));
+        ranges.push(shift(&lc.mask));
         let mut pieces = split_mut(here, &ranges);
+        let mask = pieces.pop().unwrap_or_default();
         let out = pieces.pop().unwrap_or_default();
         let mut pieces = pieces.into_iter();
         for dir in 0..s.dirs {
@@ -330,6 +372,15 @@ pub fn seq_forward<T: Real>(cfg: &RnnConfig, seq_len: usize, batch: usize, b: Se
             pk.unsort_state(&mut b.h_n[state * batch * s.p..(state + 1) * batch * s.p], &ws.h_state, s.p);
             if let Some(c_n) = c_n.as_deref_mut() {
                 pk.unsort_state(&mut c_n[state * batch * s.h..(state + 1) * batch * s.h], &ws.c_state, s.h);
+            }
+        }
+        if let (Some(d), false) = (dropout, mask.is_empty()) {
+            // Drop this layer's output before the next layer reads it (h_n is not dropped).
+            let keep = 1.0 / (1.0 - d.p);
+            let mut rng = SplitMix64::new(d.seed ^ (layer as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            for (m, o) in mask.iter_mut().zip(out.iter_mut()) {
+                *m = T::from_f64(if rng.next_f64() < d.p { 0.0 } else { keep });
+                *o *= *m;
             }
         }
     }
@@ -503,13 +554,20 @@ fn direction_forward<T: Real>(
 
 // ---- backward ----
 
-pub fn seq_backward<T: Real>(cfg: &RnnConfig, seq_len: usize, batch: usize, mut b: SeqGradBuffers<'_, T>) -> Result<()> {
+pub fn seq_backward<T: Real>(cfg: &RnnConfig, seq_len: usize, batch: usize, b: SeqGradBuffers<'_, T>) -> Result<()> {
+    seq_backward_dropout(cfg, None, seq_len, batch, b)
+}
+
+/// `seq_backward` for a forward made with `seq_forward_dropout` (same `dropout`).
+pub fn seq_backward_dropout<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDropout>, seq_len: usize, batch: usize, mut b: SeqGradBuffers<'_, T>) -> Result<()> {
+    LayerDropout::check(dropout)?;
+    let dropout = LayerDropout::active(dropout);
     let s = check_common(cfg, seq_len, batch, b.params.len())?;
     expect_len("d_params", b.d_params.len(), b.params.len(), "same layout as params")?;
     let pk = Packing::new(b.lengths, seq_len, batch)?;
     check_cache_size(cfg, pk.rows)?;
-    let layout = CacheLayout::new(cfg, pk.rows);
-    expect_len("cache", b.cache.len(), layout.len, "rk_rnn_cache_len for these lengths")?;
+    let layout = CacheLayout::new(cfg, pk.rows, dropout);
+    expect_len("cache", b.cache.len(), layout.len, "rk_rnn_cache_len for these lengths and dropout")?;
     check_header(b.cache, &header_values(&pk, b.lengths))?;
     let (hp_len, hc_len, hp_shape, hc_shape) = state_shapes(cfg, &s);
     let out_w = s.dirs * s.p;
@@ -584,6 +642,10 @@ pub fn seq_backward<T: Real>(cfg: &RnnConfig, seq_len: usize, batch: usize, mut 
             }
         }
         if layer > 0 {
+            // Through the dropout mask applied to the layer below's output.
+            for (g, &m) in dx.iter_mut().zip(b.cache[layout.layers[layer - 1].mask.clone()].iter()) {
+                *g *= m;
+            }
             dy = dx;
         } else if let Some(d_input) = b.d_input.as_deref_mut() {
             pk.unpack(d_input, &dx, cfg.input_size, cfg.batch_first);

@@ -3,13 +3,14 @@
 //! one: L = Σ output ⊙ r_out + Σ h_n ⊙ r_h (+ Σ c_n ⊙ r_c), so the upstream gradients are r_*.
 
 use rnnkit_core::rng::SplitMix64;
-use rnnkit_core::{seq_backward, seq_cache_len, seq_forward, CellKind, RnnConfig, SeqBuffers, SeqGradBuffers};
+use rnnkit_core::{seq_backward_dropout, seq_cache_len_dropout, seq_forward_dropout, CellKind, LayerDropout, RnnConfig, SeqBuffers, SeqGradBuffers};
 
 struct Case {
     cfg: RnnConfig,
     seq_len: usize,
     batch: usize,
     lengths: Option<Vec<i32>>,
+    dropout: Option<LayerDropout>,
 }
 
 fn randv(rng: &mut SplitMix64, n: usize, scale: f64) -> Vec<f64> {
@@ -33,8 +34,9 @@ fn loss(case: &Case, x: &Inputs) -> f64 {
     let mut output = vec![0.0; t * b * cfg.dirs() * cfg.h_out()];
     let mut h_n = vec![0.0; states * b * cfg.h_out()];
     let mut c_n = x.c0.as_ref().map(|_| vec![0.0; states * b * cfg.hidden_size]);
-    seq_forward(
+    seq_forward_dropout(
         cfg,
+        case.dropout.as_ref(),
         t,
         b,
         SeqBuffers {
@@ -74,13 +76,14 @@ fn check(case: Case, seed: u64) {
         r_c: if lstm { Some(randv(&mut rng, states * b * cfg.hidden_size, 1.0)) } else { None },
     };
     // Analytic gradients.
-    let cache_len = seq_cache_len(&cfg, case.lengths.as_deref(), t, b).unwrap();
+    let cache_len = seq_cache_len_dropout(&cfg, case.dropout.as_ref(), case.lengths.as_deref(), t, b).unwrap();
     let mut cache = vec![0.0; cache_len];
     let mut output = vec![0.0; x.r_out.len()];
     let mut h_n = vec![0.0; x.r_h.len()];
     let mut c_n = x.c0.as_ref().map(|c| vec![0.0; c.len()]);
-    seq_forward(
+    seq_forward_dropout(
         &cfg,
+        case.dropout.as_ref(),
         t,
         b,
         SeqBuffers {
@@ -100,8 +103,9 @@ fn check(case: Case, seed: u64) {
     let mut d_input = vec![0.0; x.input.len()];
     let mut d_h0 = vec![0.0; x.h0.len()];
     let mut d_c0 = x.c0.as_ref().map(|c| vec![0.0; c.len()]);
-    seq_backward(
+    seq_backward_dropout(
         &cfg,
+        case.dropout.as_ref(),
         t,
         b,
         SeqGradBuffers {
@@ -186,14 +190,14 @@ const CELLS: [CellKind; 5] = [CellKind::RnnTanh, CellKind::RnnRelu, CellKind::Ls
 #[test]
 fn every_cell_one_layer() {
     for (i, &cell) in CELLS.iter().enumerate() {
-        check(Case { cfg: cfg(cell, 3, 4, 1, false), seq_len: 4, batch: 2, lengths: None }, 10 + i as u64);
+        check(Case { cfg: cfg(cell, 3, 4, 1, false), seq_len: 4, batch: 2, lengths: None, dropout: None }, 10 + i as u64);
     }
 }
 
 #[test]
 fn every_cell_stacked_bidirectional_varlen() {
     for (i, &cell) in CELLS.iter().enumerate() {
-        check(Case { cfg: cfg(cell, 3, 4, 2, true), seq_len: 5, batch: 3, lengths: Some(vec![3, 5, 1]) }, 20 + i as u64);
+        check(Case { cfg: cfg(cell, 3, 4, 2, true), seq_len: 5, batch: 3, lengths: Some(vec![3, 5, 1]), dropout: None }, 20 + i as u64);
     }
 }
 
@@ -203,7 +207,7 @@ fn batch_first_varlen_and_no_bias() {
         let mut c = cfg(cell, 2, 3, 1, true);
         c.batch_first = true;
         c.bias = false;
-        check(Case { cfg: c, seq_len: 4, batch: 3, lengths: Some(vec![2, 4, 3]) }, 30 + i as u64);
+        check(Case { cfg: c, seq_len: 4, batch: 3, lengths: Some(vec![2, 4, 3]), dropout: None }, 30 + i as u64);
     }
 }
 
@@ -211,8 +215,18 @@ fn batch_first_varlen_and_no_bias() {
 fn lstm_projection() {
     let mut c = cfg(CellKind::Lstm, 3, 5, 2, true);
     c.proj_size = 2;
-    check(Case { cfg: c, seq_len: 4, batch: 2, lengths: Some(vec![4, 2]) }, 40);
+    check(Case { cfg: c, seq_len: 4, batch: 2, lengths: Some(vec![4, 2]), dropout: None }, 40);
     let mut c = cfg(CellKind::Lstm, 3, 4, 1, false);
     c.proj_size = 3;
-    check(Case { cfg: c, seq_len: 3, batch: 2, lengths: None }, 41);
+    check(Case { cfg: c, seq_len: 3, batch: 2, lengths: None, dropout: None }, 41);
+}
+
+/// Inter-layer dropout (PyTorch's `dropout` option): a fixed seed fixes the mask, so the
+/// forward is a deterministic function and finite differences apply.
+#[test]
+fn stacked_layers_with_dropout() {
+    for (i, &cell) in CELLS.iter().enumerate() {
+        let d = Some(LayerDropout { p: 0.4, seed: 77 });
+        check(Case { cfg: cfg(cell, 3, 4, 3, true), seq_len: 4, batch: 2, lengths: Some(vec![4, 2]), dropout: d }, 50 + i as u64);
+    }
 }
