@@ -8,11 +8,14 @@
 //!   cargo run --release -p rnnkit-bench -- quick     fewer shapes, shorter timing
 //!   cargo run --release -p rnnkit-bench -- case N     only shape N (0-based), best level, 1 thread, 2 s
 //!                                                    (for `perf record`)
+//!   cargo run --release -p rnnkit-bench -- train      the issue's training configs: seq_forward +
+//!                                                    seq_backward (no optimizer), ms and GFLOP/s
 //!
 //! Timing: each case repeats until 0.2 s (0.05 s quick) and reports the best of 3 such rounds.
 //! No `std::hint::black_box` at MSRV 1.63: results are read back with a volatile read.
 
 use rnnkit_core::kernels::{self, pool, Kernels, Level, PackedB};
+use rnnkit_core::{seq_backward, seq_cache_len, seq_forward, CellKind, RnnConfig, SeqBuffers, SeqGradBuffers};
 use std::time::Instant;
 
 struct Rng(u64);
@@ -182,11 +185,108 @@ mod peak {
     }
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+/// wasm SIMD128 has no FMA: the engine's peak is multiply + add (run the bench as a wasm32-wasi
+/// module under Node's WASI, built with -C target-feature=+simd128, to measure it).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod peak {
+    use core::arch::wasm32::*;
+    use std::time::Instant;
+
+    /// Six multiply chains and six add chains, independent: the two kinds of pipe at once, 14
+    /// live vectors (V8 maps v128 to 16 XMM registers). Not inlined: each call must be a call.
+    #[inline(never)]
+    fn chains(iters: u64) -> f32 {
+        let mut m = [f32x4_splat(1.0); 6];
+        let mut a = [f32x4_splat(0.0); 6];
+        let x = f32x4_splat(0.999_999);
+        let y = f32x4_splat(1e-7);
+        for _ in 0..iters {
+            for (mv, av) in m.iter_mut().zip(a.iter_mut()) {
+                *mv = f32x4_mul(*mv, x);
+                *av = f32x4_add(*av, y);
+            }
+        }
+        let mut s = f32x4_splat(0.0);
+        for (mv, av) in m.iter().zip(a.iter()) {
+            s = f32x4_add(s, f32x4_add(*mv, *av));
+        }
+        f32x4_extract_lane::<0>(s)
+    }
+
+    /// fp32 multiply + add throughput in GFLOP/s (1 flop per lane per instruction), best of 50
+    /// short calls: engines compile a hot function with their optimizing tier only for later
+    /// calls (wasm has no on-stack replacement), so one long call would time the baseline tier.
+    pub fn fma_gflops() -> Option<f64> {
+        let iters = 200_000u64;
+        let mut best = 0.0f64;
+        for _ in 0..50 {
+            let t = Instant::now();
+            let r = chains(iters);
+            let s = t.elapsed().as_secs_f64();
+            // SAFETY: reads a live local.
+            unsafe { std::ptr::read_volatile(&r) };
+            best = best.max(iters as f64 * 12.0 * 4.0 / s / 1e9);
+        }
+        Some(best)
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
 mod peak {
     pub fn fma_gflops() -> Option<f64> {
         None
     }
+}
+
+/// The issue's training configurations: (name, cell, I, H, B, T).
+const TRAIN: &[(&str, CellKind, usize, usize, usize, usize)] = &[
+    ("train-lstm-s", CellKind::Lstm, 64, 128, 32, 64),
+    ("train-lstm-m", CellKind::Lstm, 256, 256, 32, 64),
+    ("train-lstm-l", CellKind::Lstm, 512, 512, 64, 100),
+    ("train-gru-m", CellKind::GruResetAfter, 256, 256, 32, 64),
+    ("infer-lstm-seq (fwd)", CellKind::Lstm, 256, 256, 1, 256),
+];
+
+/// Forward over the sequence plus full BPTT (the optimizer step is not included), per level and
+/// thread count. FLOPs as the issue counts them: 3 × 2·B·T·G·H·(I+H) (forward only: 1 ×).
+fn train(levels: &[&'static Kernels], thread_counts: &[usize], min_s: f64) {
+    println!("{:<22} {:>9} {:>7} {:>10} {:>10}", "config", "level", "threads", "ms", "GFLOP/s");
+    for &(name, cell, i, h, b, t) in TRAIN {
+        let fwd_only = name.starts_with("infer");
+        let cfg = RnnConfig { cell, input_size: i, hidden_size: h, proj_size: 0, num_layers: 1, bidirectional: false, bias: true, batch_first: false };
+        let mut rng = Rng(3);
+        let params: Vec<f32> = rng.vec(cfg.param_count()).into_iter().map(|v| v * 0.06).collect();
+        let input = rng.vec(t * b * i);
+        let mut output = vec![0.0; t * b * h];
+        let mut h_n = vec![0.0; b * h];
+        let mut c_n = vec![0.0; b * h];
+        let mut cache = vec![0.0; seq_cache_len(&cfg, None, t, b).unwrap()];
+        let d_out = rng.vec(t * b * h);
+        let mut d_input = vec![0.0; input.len()];
+        let mut d_params = vec![0.0; params.len()];
+        let lstm = cell == CellKind::Lstm;
+        let flops = (if fwd_only { 1.0 } else { 3.0 }) * 2.0 * (b * t * cfg.gates() * h * (i + h)) as f64;
+        for &lvl in levels.iter().rev() {
+            kernels::force_level(lvl.level).unwrap();
+            for &th in thread_counts {
+                if lvl.level == Level::Scalar && (th > 1 || name == "train-lstm-l") {
+                    continue;
+                }
+                pool::set_threads(th).unwrap();
+                let s = time(min_s, || {
+                    let bufs = SeqBuffers { params: &params, input: &input, lengths: None, h0: None, c0: None, output: &mut output, h_n: &mut h_n, c_n: if lstm { Some(&mut c_n) } else { None }, cache: Some(&mut cache) };
+                    seq_forward(&cfg, t, b, bufs).unwrap();
+                    if !fwd_only {
+                        let g = SeqGradBuffers { params: &params, lengths: None, cache: &cache, d_output: Some(&d_out), d_h_n: None, d_c_n: None, d_input: Some(&mut d_input), d_h0: None, d_c0: None, d_params: &mut d_params };
+                        seq_backward(&cfg, t, b, g).unwrap();
+                    }
+                });
+                keep(&output);
+                println!("{:<22} {:>9} {:>7} {:>10.2} {:>10.1}", name, lvl.level.name(), th, s * 1e3, flops / s / 1e9);
+            }
+        }
+    }
+    kernels::force_level(levels[0].level).unwrap();
 }
 
 fn main() {
@@ -221,10 +321,19 @@ fn main() {
     }
     let peak = peak::fma_gflops();
     match peak {
+        Some(p) if cfg!(target_arch = "wasm32") => println!("single-thread fp32 SIMD128 mul+add peak of this engine (6 mul + 6 add chains x 4 lanes): {:.1} GFLOP/s", p),
         Some(p) => println!("single-core fp32 FMA peak (AVX2, 12 chains x 8 lanes): {:.1} GFLOP/s", p),
-        None => println!("single-core fp32 FMA peak: no AVX2+FMA probe for this CPU"),
+        None => println!("single-core fp32 peak: no probe for this CPU"),
     }
     if arg == "peak" {
+        return;
+    }
+    if arg == "train" {
+        let levels: Vec<&'static Kernels> = kernels::available().into_iter().filter_map(kernels::table).collect();
+        let all = pool::threads();
+        let counts: Vec<usize> = if all > 1 { vec![1, all] } else { vec![1] };
+        train(&levels, &counts, 0.5);
+        pool::set_threads(0).unwrap();
         return;
     }
     let quick = arg == "quick";

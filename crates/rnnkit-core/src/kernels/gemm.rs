@@ -119,6 +119,9 @@ unsafe impl Sync for Operands {}
 
 /// Multiply-adds below which a product is not split among threads.
 pub(crate) const MIN_WORK_PER_THREAD: usize = 1 << 17;
+/// Parts per thread: threads claim parts as they come, so one that is descheduled (a busy
+/// machine) holds up at most a small part. (Results do not depend on the split.)
+const PARTS_PER_THREAD: usize = 3;
 
 /// Elements a (rows × cols, row stride ld) matrix spans; panics with the argument's name.
 pub(crate) fn check(what: &str, len: usize, rows: usize, cols: usize, ld: usize) {
@@ -331,8 +334,9 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(c: *mut f32, ldc: usize, a: View, b: B
     let row_units = (m + K::MR - 1) / K::MR;
     let by_cols = col_units >= row_units;
     let units = if by_cols { col_units } else { row_units };
-    let parts = pool::threads().min(units).min((m * n * k / MIN_WORK_PER_THREAD).max(1));
-    if parts <= 1 {
+    let threads = pool::threads();
+    let parts = (threads * PARTS_PER_THREAD).min(units).min((m * n * k / MIN_WORK_PER_THREAD).max(1));
+    if threads <= 1 || parts <= 1 {
         block::<K>(c, ldc, ops, 0, m, 0, n, k);
         return;
     }
@@ -354,8 +358,9 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(c: *mut f32, ldc: usize, a: View, b: B
 /// `unit`; `work` = multiply-adds of the whole product.
 pub(crate) fn split_cols(n: usize, unit: usize, work: usize, f: &(dyn Fn(usize, usize) + Sync)) {
     let units = (n + unit - 1) / unit;
-    let parts = pool::threads().min(units).min((work / MIN_WORK_PER_THREAD).max(1));
-    if parts <= 1 {
+    let threads = pool::threads();
+    let parts = (threads * PARTS_PER_THREAD).min(units).min((work / MIN_WORK_PER_THREAD).max(1));
+    if threads <= 1 || parts <= 1 {
         f(0, n);
         return;
     }

@@ -140,11 +140,19 @@ pub fn gru_cell(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32
 
 // ---- GEMM ----
 
+/// Loads 4 floats (unaligned).
+///
+/// # Safety
+/// p readable for 4 floats.
 #[inline(always)]
 unsafe fn ld(p: *const f32) -> v128 {
     v128_load(p as *const v128)
 }
 
+/// Stores 4 floats (unaligned).
+///
+/// # Safety
+/// p writable for 4 floats.
 #[inline(always)]
 unsafe fn st(p: *mut f32, v: v128) {
     v128_store(p as *mut v128, v)
@@ -158,6 +166,8 @@ impl MicroKernel for Simd {
     const KC: usize = scalar::KC;
     const MC: usize = 128;
     const NC: usize = 2048;
+    /// # Safety
+    /// As `MicroKernel::tile`: panels and tile in bounds.
     unsafe fn tile(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, mr: usize, nr: usize) {
         match mr {
             4 => tile_rows::<4>(kc, a, b, c, ldc, nr),

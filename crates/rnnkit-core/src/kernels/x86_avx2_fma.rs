@@ -167,6 +167,8 @@ impl MicroKernel for Avx2 {
     const KC: usize = scalar::KC;
     const MC: usize = 144;
     const NC: usize = 2048;
+    /// # Safety
+    /// As `MicroKernel::tile`: panels and tile in bounds, CPU has AVX2.
     unsafe fn tile(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, mr: usize, nr: usize) {
         match mr {
             6 => tile_rows::<6>(kc, a, b, c, ldc, nr),
@@ -314,6 +316,9 @@ unsafe fn nt_cols<const MA: usize, const NG: usize>(c: *mut f32, ldc: usize, a: 
 }
 
 /// 8 × 8 transpose: out[x] lane q = in[q] lane x.
+///
+/// # Safety
+/// CPU has AVX2 (register-only work).
 #[target_feature(enable = "avx2,fma")]
 unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
     let t0 = _mm256_unpacklo_ps(r[0], r[1]);
@@ -422,6 +427,9 @@ unsafe fn nn_cols<const MA: usize, const NV: usize>(c: *mut f32, ldc: usize, a: 
 // ---- activations (scalar.rs's algorithm, 8 lanes) ----
 
 /// e^x, as `scalar::expf`.
+///
+/// # Safety
+/// CPU has AVX2 (register-only work; likewise `sigmoid8`, `tanh8`).
 #[target_feature(enable = "avx2,fma")]
 unsafe fn exp8(x: __m256) -> __m256 {
     // max(lo, x) = lo > x ? lo : x, so NaN keeps x; the same for min.
@@ -443,6 +451,9 @@ unsafe fn exp8(x: __m256) -> __m256 {
 }
 
 /// σ(x) = 1 / (1 + e^(−x)), as `scalar::sigmoidf`.
+///
+/// # Safety
+/// CPU has AVX2.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn sigmoid8(x: __m256) -> __m256 {
     let one = _mm256_set1_ps(1.0);
@@ -451,6 +462,9 @@ unsafe fn sigmoid8(x: __m256) -> __m256 {
 }
 
 /// tanh(x), as `scalar::tanhf`: both branches, then a blend.
+///
+/// # Safety
+/// CPU has AVX2.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tanh8(x: __m256) -> __m256 {
     let sign = _mm256_castsi256_ps(_mm256_set1_epi32(SIGN as i32));
