@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: the Rust tests (kernels, finite-difference gradient checks, hand-worked cases),
-// then the vitest suite on every backend that loads (native, wasm-simd, wasm).
+// kernels-vs-scalar on the wasm SIMD128 level, then the vitest suite on every backend that
+// loads (native, wasm-simd, wasm).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,8 @@ function run(cmd, args) {
   return r.status ?? 1;
 }
 if (run('cargo', ['test', '--release', '--workspace']) !== 0) process.exit(1);
+// The same kernels-vs-scalar test on the wasm SIMD128 level, under Node's WASI.
+if (run(process.execPath, ['--no-warnings', join(root, 'scripts', 'test-wasm-kernels.mjs')]) !== 0) process.exit(1);
 // dist/ is what users import; a child-process test runs it, so keep it in step with ts/.
 if (run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']) !== 0) process.exit(1);
 const dir = mkdtempSync(join(tmpdir(), 'rnnkit-test-'));

@@ -3,6 +3,8 @@
 //! Every level sums in scalar.rs's order and runs its activation algorithm, so GEMMs, packed
 //! GEMMs, activations and the fused cell steps must agree bit for bit.
 //! Also: the f32 activations against f64, and thread-count determinism.
+//! `npm test` also runs this file on the wasm SIMD128 level: scripts/test-wasm-kernels.mjs builds
+//! it for wasm32-wasi with +simd128 and runs it under Node's WASI.
 
 use rnnkit_core::kernels::{self, pool, scalar, Kernels, Level, PackedB};
 use rnnkit_core::{seq_backward, seq_cache_len, seq_forward, CellKind, RnnConfig, SeqBuffers, SeqGradBuffers};

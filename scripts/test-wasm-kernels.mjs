@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// Runs crates/rnnkit-core/tests/kernels_vs_scalar.rs on the wasm SIMD128 kernel level: builds it
+// for wasm32-wasi with -C target-feature=+simd128 and runs it under Node's WASI (V8 executes
+// the simd128 code). Part of `npm test`. Skips, saying why, when no Rust std for wasm32-wasi is
+// installed (`rustup target add wasm32-wasip1`, or Debian's libstd-rust-dev-wasm32).
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WASI } from 'node:wasi';
+import { output } from './toolchain.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** { cargo, env, target } for a toolchain with a wasm32 WASI std, or null. */
+function findWasiToolchain() {
+  const installed = (output('rustup', ['target', 'list', '--installed']) ?? '').split('\n');
+  for (const target of ['wasm32-wasip1', 'wasm32-wasi']) {
+    if (installed.includes(target)) return { cargo: 'cargo', env: {}, target };
+  }
+  if (existsSync('/usr/bin/rustc') && existsSync('/usr/bin/cargo')) {
+    const sysroot = output('/usr/bin/rustc', ['--print', 'sysroot'])?.trim();
+    for (const target of ['wasm32-wasip1', 'wasm32-wasi']) {
+      if (sysroot && existsSync(join(sysroot, 'lib', 'rustlib', target))) return { cargo: '/usr/bin/cargo', env: { RUSTC: '/usr/bin/rustc' }, target };
+    }
+  }
+  return null;
+}
+
+const tc = findWasiToolchain();
+if (!tc) {
+  console.log('kernels_vs_scalar on simd128: skipped (no Rust std for wasm32-wasi; `rustup target add wasm32-wasip1`)');
+  process.exit(0);
+}
+const args = ['test', '--release', '--target', tc.target, '-p', 'rnnkit-core', '--test', 'kernels_vs_scalar', '--no-run', '--message-format=json'];
+console.log(`$ RUSTFLAGS='-C target-feature=+simd128' ${tc.cargo} ${args.join(' ')}`);
+const built = spawnSync(tc.cargo, args, {
+  cwd: root,
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: { ...process.env, ...tc.env, CARGO_TARGET_DIR: join(root, 'target', 'wasi-simd-test'), RUSTFLAGS: '-C target-feature=+simd128' },
+});
+if (built.status !== 0) process.exit(1);
+const wasm = built.stdout
+  .split('\n')
+  .filter((l) => l.startsWith('{'))
+  .map((l) => JSON.parse(l))
+  .find((m) => m.reason === 'compiler-artifact' && m.target?.name === 'kernels_vs_scalar' && m.executable)?.executable;
+if (!wasm) {
+  console.error('kernels_vs_scalar on simd128: cargo built no test module');
+  process.exit(1);
+}
+const wasi = new WASI({ version: 'preview1', args: ['kernels_vs_scalar'], env: {}, returnOnExit: true });
+const instance = await WebAssembly.instantiate(await WebAssembly.compile(readFileSync(wasm)), wasi.getImportObject());
+process.exit(wasi.start(instance));
