@@ -10,6 +10,7 @@
 //!                                                    (for `perf record`)
 //!   cargo run --release -p rnnkit-bench -- train      the issue's training configs: seq_forward +
 //!                                                    seq_backward (no optimizer), ms and GFLOP/s
+//!                                                    (train NAME: one config, best level, 1 thread)
 //!
 //! Timing: each case repeats until 0.2 s (0.05 s quick) and reports the best of 3 such rounds.
 //! No `std::hint::black_box` at MSRV 1.63: results are read back with a volatile read.
@@ -249,9 +250,9 @@ const TRAIN: &[(&str, CellKind, usize, usize, usize, usize)] = &[
 
 /// Forward over the sequence plus full BPTT (the optimizer step is not included), per level and
 /// thread count. FLOPs as the issue counts them: 3 × 2·B·T·G·H·(I+H) (forward only: 1 ×).
-fn train(levels: &[&'static Kernels], thread_counts: &[usize], min_s: f64) {
+fn train(levels: &[&'static Kernels], thread_counts: &[usize], min_s: f64, only: Option<&str>) {
     println!("{:<22} {:>9} {:>7} {:>10} {:>10}", "config", "level", "threads", "ms", "GFLOP/s");
-    for &(name, cell, i, h, b, t) in TRAIN {
+    for &(name, cell, i, h, b, t) in TRAIN.iter().filter(|c| only.map_or(true, |o| c.0 == o)) {
         let fwd_only = name.starts_with("infer");
         let cfg = RnnConfig { cell, input_size: i, hidden_size: h, proj_size: 0, num_layers: 1, bidirectional: false, bias: true, batch_first: false };
         let mut rng = Rng(3);
@@ -332,7 +333,13 @@ fn main() {
         let levels: Vec<&'static Kernels> = kernels::available().into_iter().filter_map(kernels::table).collect();
         let all = pool::threads();
         let counts: Vec<usize> = if all > 1 { vec![1, all] } else { vec![1] };
-        train(&levels, &counts, 0.5);
+        // train [CONFIG]: one configuration only, best level, 1 thread (for `perf record`).
+        let only = std::env::args().nth(2);
+        if only.is_some() {
+            train(&levels[..1], &[1], 2.0, only.as_deref());
+        } else {
+            train(&levels, &counts, 0.5, None);
+        }
         pool::set_threads(0).unwrap();
         return;
     }

@@ -16,7 +16,9 @@ use crate::kernels::PackedB;
 use crate::packing::Packing;
 use crate::real::Real;
 use crate::rng::SplitMix64;
-use std::ops::Range;
+use std::any::Any;
+use std::cell::RefCell;
+use std::ops::{Deref, DerefMut, Range};
 
 /// Buffers of one forward call. Shapes use the letters of the crate docs.
 pub struct SeqBuffers<'a, T> {
@@ -318,14 +320,14 @@ pub fn seq_forward_dropout<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDropo
         expect_len("c_n", c_n.len(), hc_len, &hc_shape)?;
     }
     let layout = CacheLayout::new(cfg, pk.rows, dropout);
-    let mut scratch: Vec<T> = Vec::new();
+    let mut scratch: Scratch<T>;
     let cache: &mut [T] = match b.cache {
         Some(c) => {
             expect_len("cache", c.len(), layout.len, "rk_rnn_cache_len for these lengths")?;
             c
         }
         None => {
-            scratch.resize(layout.len, T::ZERO);
+            scratch = Scratch::zeroed(layout.len);
             &mut scratch[..]
         }
     };
@@ -596,23 +598,23 @@ pub fn seq_backward_dropout<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDrop
     let params = cfg.layout();
     let mut ws = Workspace::new(cfg, batch);
     // dY: dL/d(layer output), packed (N, D*P); starts as the packed d_output.
-    let mut dy = vec![T::ZERO; n * out_w];
+    let mut dy = Scratch::<T>::zeroed(n * out_w);
     if let Some(d) = b.d_output {
         pk.pack(&mut dy, d, out_w, cfg.batch_first);
     }
     let mut d_h0 = b.d_h0;
     let mut d_c0 = b.d_c0;
     let gh = cfg.gates() * s.h;
-    let mut dgates = vec![T::ZERO; n * gh];
-    let mut dgates_hh = vec![T::ZERO; if cfg.gates() == 3 { n * gh } else { 0 }];
-    let mut dh_all = vec![T::ZERO; if cfg.proj_size > 0 { n * s.p } else { 0 }];
+    let mut dgates = Scratch::<T>::zeroed(n * gh);
+    let mut dgates_hh = Scratch::<T>::zeroed(if cfg.gates() == 3 { n * gh } else { 0 });
+    let mut dh_all = Scratch::<T>::zeroed(if cfg.proj_size > 0 { n * s.p } else { 0 });
 
     for layer in (0..cfg.num_layers).rev() {
         let lc = &layout.layers[layer];
         let x: &[T] = if layer == 0 { &b.cache[layout.x0.clone()] } else { &b.cache[layout.layers[layer - 1].out.clone()] };
         let in_w = cfg.layer_input(layer);
         let need_dx = layer > 0 || b.d_input.is_some();
-        let mut dx = vec![T::ZERO; if need_dx { n * in_w } else { 0 }];
+        let mut dx = Scratch::<T>::zeroed(if need_dx { n * in_w } else { 0 });
         for dir in 0..s.dirs {
             let state = layer * s.dirs + dir;
             let lp = &params[state];
@@ -797,3 +799,80 @@ fn weight_grads<T: Real>(
 pub fn error_code_value(code: ErrorCode) -> i32 {
     code as i32
 }
+
+// ---- scratch buffers ----
+
+thread_local! {
+    /// Buffers of earlier calls on this thread, kept for the next one.
+    static POOL: RefCell<Vec<Box<dyn Any>>> = RefCell::new(Vec::new());
+}
+/// Bytes of buffers a thread keeps between calls at most.
+const POOL_MAX_BYTES: usize = 512 << 20;
+
+/// A zeroed per-call buffer (dgates is N × G·H: 52 MB for B = 64, T = 100, H = 512). It comes from
+/// this thread's pool and goes back to it when dropped: a fresh allocation that large is mapped
+/// anew by the allocator on every call, and page faults then cost more than the products.
+struct Scratch<T: 'static>(Vec<T>);
+
+impl<T: Real> Scratch<T> {
+    fn zeroed(len: usize) -> Scratch<T> {
+        let reused = if len == 0 {
+            None
+        } else {
+            POOL.with(|pool| {
+                let mut pool = pool.borrow_mut();
+                // The smallest kept buffer of this type that is large enough.
+                let fit = |b: &Box<dyn Any>| b.downcast_ref::<Vec<T>>().map(|v| v.capacity()).filter(|&c| c >= len);
+                let best = (0..pool.len()).filter(|&i| fit(&pool[i]).is_some()).min_by_key(|&i| fit(&pool[i]));
+                best.map(|i| pool.swap_remove(i))
+            })
+        };
+        let mut v = reused.and_then(|b| b.downcast::<Vec<T>>().ok()).map(|b| *b).unwrap_or_default();
+        v.clear();
+        v.resize(len, T::ZERO);
+        Scratch(v)
+    }
+}
+
+impl<T: 'static> Drop for Scratch<T> {
+    fn drop(&mut self) {
+        let v = std::mem::take(&mut self.0);
+        let bytes = v.capacity() * std::mem::size_of::<T>();
+        if bytes == 0 {
+            return;
+        }
+        // try_with: nothing to keep while the thread is exiting.
+        let _ = POOL.try_with(|pool| {
+            let mut pool = pool.borrow_mut();
+            let kept: usize = pool.iter().map(|b| pool_bytes(b.as_ref())).sum();
+            if kept + bytes <= POOL_MAX_BYTES {
+                pool.push(Box::new(v));
+            }
+        });
+    }
+}
+
+/// Bytes held by a pooled buffer (f32 or f64).
+fn pool_bytes(b: &dyn Any) -> usize {
+    if let Some(v) = b.downcast_ref::<Vec<f32>>() {
+        v.capacity() * 4
+    } else if let Some(v) = b.downcast_ref::<Vec<f64>>() {
+        v.capacity() * 8
+    } else {
+        0
+    }
+}
+
+impl<T> Deref for Scratch<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Scratch<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.0
+    }
+}
+

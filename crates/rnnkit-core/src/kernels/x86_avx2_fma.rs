@@ -229,8 +229,7 @@ unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: 
 
 /// C (m ≤ FEW_ROWS rows, columns j0..j1) += A · Bᵀ, B (n, k) rows read directly: 8-column
 /// groups, 8 × 8 blocks of B transposed in registers, so each lane is one C element summed in
-/// scalar.rs's order. One row × 4 groups or two rows × 2 groups at a time (independent add
-/// chains); then single groups; the last < 8 columns element by element.
+/// scalar.rs's order. One or two rows × 2 groups at a time (independent add chains); then single groups; the last < 8 columns element by element.
 ///
 /// # Safety
 /// Operands checked for the product; CPU has AVX2.
@@ -267,13 +266,14 @@ unsafe fn few_rows_nt(c: *mut f32, ldc: usize, a: View, b: *const f32, ldb: usiz
 }
 
 /// Rows i..i+MA, columns j..j+8·NG of C += A · Bᵀ (see `few_rows_nt`). C is updated after each
-/// KC block, as in scalar.rs.
+/// KC block, as in scalar.rs. A is (m, k) row-major here (C += A·Bᵀ never has A transposed).
 ///
 /// # Safety
 /// Inside the checked operands; CPU has AVX2.
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn nt_cols<const MA: usize, const NG: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, ldb: usize, j: usize, k: usize) {
+    let (ap, lda) = (a.ptr, a.ld);
     let mut p0 = 0;
     while p0 < k {
         let pend = p0 + Avx2::KC.min(k - p0);
@@ -281,16 +281,31 @@ unsafe fn nt_cols<const MA: usize, const NG: usize>(c: *mut f32, ldc: usize, a: 
         let mut p = p0;
         while p + 8 <= pend {
             for g in 0..NG {
-                let brow = b.add((j + 8 * g) * ldb + p);
-                let mut t = [_mm256_setzero_ps(); 8];
-                for (q, tq) in t.iter_mut().enumerate() {
-                    *tq = _mm256_loadu_ps(brow.add(q * ldb));
-                }
-                let t = transpose8(t);
-                for (x, tx) in t.iter().enumerate() {
-                    for (r, acc_r) in acc.iter_mut().enumerate() {
-                        acc_r[g] = _mm256_add_ps(acc_r[g], _mm256_mul_ps(_mm256_set1_ps(a.at(i + r, p + x)), *tx));
+                // Rows j+8g .. j+8g+8 of B from two bases (fewer live pointers).
+                let r0 = b.add((j + 8 * g) * ldb + p);
+                let r4 = r0.add(4 * ldb);
+                let t = transpose8([
+                    _mm256_loadu_ps(r0),
+                    _mm256_loadu_ps(r0.add(ldb)),
+                    _mm256_loadu_ps(r0.add(2 * ldb)),
+                    _mm256_loadu_ps(r0.add(3 * ldb)),
+                    _mm256_loadu_ps(r4),
+                    _mm256_loadu_ps(r4.add(ldb)),
+                    _mm256_loadu_ps(r4.add(2 * ldb)),
+                    _mm256_loadu_ps(r4.add(3 * ldb)),
+                ]);
+                for (r, acc_r) in acc.iter_mut().enumerate() {
+                    let ar = ap.add((i + r) * lda + p);
+                    // The eight products are independent; only the adds form the chain.
+                    let mut prod = [_mm256_setzero_ps(); 8];
+                    for (x, px) in prod.iter_mut().enumerate() {
+                        *px = _mm256_mul_ps(_mm256_broadcast_ss(&*ar.add(x)), t[x]);
                     }
+                    let mut sum = acc_r[g];
+                    for px in prod.iter() {
+                        sum = _mm256_add_ps(sum, *px);
+                    }
+                    acc_r[g] = sum;
                 }
             }
             p += 8;
@@ -300,7 +315,7 @@ unsafe fn nt_cols<const MA: usize, const NG: usize>(c: *mut f32, ldc: usize, a: 
                 let gather = |q: usize| *b.add((j + 8 * g + q) * ldb + p);
                 let col = _mm256_setr_ps(gather(0), gather(1), gather(2), gather(3), gather(4), gather(5), gather(6), gather(7));
                 for (r, acc_r) in acc.iter_mut().enumerate() {
-                    acc_r[g] = _mm256_add_ps(acc_r[g], _mm256_mul_ps(_mm256_set1_ps(a.at(i + r, p)), col));
+                    acc_r[g] = _mm256_add_ps(acc_r[g], _mm256_mul_ps(_mm256_set1_ps(*ap.add((i + r) * lda + p)), col));
                 }
             }
             p += 1;
@@ -319,6 +334,7 @@ unsafe fn nt_cols<const MA: usize, const NG: usize>(c: *mut f32, ldc: usize, a: 
 ///
 /// # Safety
 /// CPU has AVX2 (register-only work).
+#[inline]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
     let t0 = _mm256_unpacklo_ps(r[0], r[1]);
