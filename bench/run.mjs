@@ -6,7 +6,8 @@
 // bench/results.json and bench/RESULTS.md, both written atomically (temp file + rename), both
 // from this one run.
 //
-// Options: --quick; --configs=a,b (subset); --rows=id,id (subset, see ROWS); --no-torch;
+// Options: --quick; --configs=a,b (subset); --rows=id,id (subset, see rows()); --no-torch;
+//          --render-only (rewrite RESULTS.md from results.json);
 //          --out=DIR (default bench/; a subset run writes results-partial.* instead, unless --out).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -242,6 +243,12 @@ const RUN_ORDER = ['train-lstm-s', 'train-lstm-m', 'train-gru-m', 'train-lstm-l'
 // ---------------------------------------------------------------- main
 
 async function main() {
+  if (flag('render-only')) {
+    // Re-render the Markdown from an existing results.json (same run, no new measurements).
+    const r = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8'));
+    writeAtomic(join(outDir, 'RESULTS.md'), renderMarkdown(r));
+    return;
+  }
   const result = { machine: machine(), plan: PLAN, notes: [] };
   log(`rnnkit bench (${result.machine.mode}) on ${result.machine.cpu}, ${CORES} cores, Node ${process.version}`);
   result.machine.loadavgStart = os.loadavg().map((v) => +v.toFixed(2));

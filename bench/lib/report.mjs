@@ -21,9 +21,13 @@ export function renderMarkdown(r) {
   L.push(`- Commit: ${m.commit}${m.uncommittedChanges ? ' plus uncommitted changes in the work tree (the native addon, .wasm files and dist/ that were built from it are what ran)' : ''}`);
   if (m.otherLoad) {
     const busy = m.otherLoad.max > 0.25;
+    const all = Object.values(r.configs).flatMap((e) => Object.values(e.rows).map((x) => x.otherLoad).filter((v) => typeof v === 'number'));
+    const loaded = all.filter((v) => v > 0.25).length;
     L.push(
       `- Other load: while the rows ran, processes other than the benchmark used a median of ${m.otherLoad.median} and at most ${m.otherLoad.max} cores (machine-wide CPU time from /proc/stat minus the row's own process CPU time, per row).` +
-        (busy ? ' **The machine was busy during parts of this run** (other builds); rows with a high `otherLoad` in results.json are noisy, multi-thread rows most.' : ''),
+        (busy
+          ? ` **The machine was busy** (other sessions building Rust): ${loaded} of ${all.length} rows ran with more than 0.25 other cores busy (each such row says so below). On this 2-core machine that slows single-thread rows somewhat and 2-thread rows a lot (they share a core with the other work); treat those numbers as lower bounds.`
+          : ''),
     );
   }
   L.push(`- Load average (1/5/15 min): ${m.loadavgStart?.join(' / ')} at the start, ${m.loadavgEnd?.join(' / ')} at the end`);
