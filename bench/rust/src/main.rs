@@ -11,6 +11,7 @@
 //!   cargo run --release -p rnnkit-bench -- train      the training configs: seq_forward +
 //!                                                    seq_backward (no optimizer), ms and GFLOP/s
 //!                                                    (train NAME: one config, best level, 1 thread)
+//!   cargo run --release -p rnnkit-bench -- shape nt M N K   one ad-hoc product (nt, nn or tn)
 //!
 //! Timing: each case repeats until 0.2 s (0.05 s quick) and reports the best of 3 such rounds.
 //! No `std::hint::black_box` at MSRV 1.63: results are read back with a volatile read.
@@ -292,6 +293,27 @@ fn train(levels: &[&'static Kernels], thread_counts: &[usize], min_s: f64, only:
 
 fn main() {
     let arg = std::env::args().nth(1).unwrap_or_default();
+    if arg == "shape" {
+        // shape OP M N K: one ad-hoc product (OP = nt | nn | tn), best level, 1 thread.
+        let a: Vec<String> = std::env::args().skip(2).collect();
+        let num = |i: usize| a.get(i).and_then(|v| v.parse().ok()).unwrap_or(256);
+        let op = match a.first().map(|s| s.as_str()) {
+            Some("nn") => Op::NN,
+            Some("tn") => Op::TN,
+            _ => Op::NT,
+        };
+        let c = Case { name: "shape", op, m: num(1), n: num(2), k: num(3) };
+        let t = kernels::get();
+        pool::set_threads(1).unwrap();
+        let (a, b) = operands(&c, &mut Rng(1));
+        let pad = vec![0.0f32; num(4).min(1 << 24)]; // optional: shifts C's address
+        let mut cbuf = vec![0.0f32; c.m * c.n];
+        let s = time(0.3, || run(t, &c, &mut cbuf, &a, &b, None));
+        keep(&pad);
+        keep(&cbuf);
+        println!("{}x{}x{} {}: {:.2} GFLOP/s", c.m, c.n, c.k, t.level.name(), 2.0 * (c.m * c.n * c.k) as f64 / s / 1e9);
+        return;
+    }
     if arg == "case" {
         // case N [CALLS]: with CALLS, a fixed number of calls and the total flops, so that
         // `perf stat -e cycles` gives flops per cycle whatever else the machine runs.

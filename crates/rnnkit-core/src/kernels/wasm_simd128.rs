@@ -269,7 +269,7 @@ unsafe fn nt_cols<const MA: usize, const NG: usize>(c: *mut f32, ldc: usize, a: 
     let z = f32x4_splat(0.0);
     let mut p0 = 0;
     while p0 < k {
-        let pend = p0 + Simd::KC.min(k - p0);
+        let pend = p0 + scalar::KC.min(k - p0);
         let mut acc = [[z; NG]; MA];
         let mut p = p0;
         while p + 4 <= pend {
@@ -358,7 +358,7 @@ unsafe fn nn_cols<const MA: usize, const NV: usize>(c: *mut f32, ldc: usize, a: 
     let z = f32x4_splat(0.0);
     let mut p0 = 0;
     while p0 < k {
-        let pend = p0 + Simd::KC.min(k - p0);
+        let pend = p0 + scalar::KC.min(k - p0);
         let mut acc = [[z; NV]; MA];
         for p in p0..pend {
             let brow = b.add(p * ldb + j);

@@ -276,7 +276,7 @@ unsafe fn nt_cols<const MA: usize, const NG: usize>(c: *mut f32, ldc: usize, a: 
     let (ap, lda) = (a.ptr, a.ld);
     let mut p0 = 0;
     while p0 < k {
-        let pend = p0 + Avx2::KC.min(k - p0);
+        let pend = p0 + scalar::KC.min(k - p0);
         let mut acc = [[_mm256_setzero_ps(); NG]; MA];
         let mut p = p0;
         while p + 8 <= pend {
@@ -415,7 +415,7 @@ unsafe fn nn_cols<const MA: usize, const NV: usize>(c: *mut f32, ldc: usize, a: 
     }
     let mut p0 = 0;
     while p0 < k {
-        let pend = p0 + Avx2::KC.min(k - p0);
+        let pend = p0 + scalar::KC.min(k - p0);
         let mut acc = [[_mm256_setzero_ps(); NV]; MA];
         for p in p0..pend {
             let brow = b.add(p * ldb + j);
