@@ -1,10 +1,12 @@
-//! x86_64 AVX2 + FMA: 256-bit registers, 8 f32 lanes. Chosen at run time
-//! (`is_x86_feature_detected!`), so one native binary serves every x86_64 CPU.
+//! x86_64 AVX2: 256-bit registers, 8 f32 lanes. Chosen at run time (`is_x86_feature_detected!`
+//! for AVX2 and FMA: the level keeps its ABI name avx2-fma), so one native binary serves every
+//! x86_64 CPU.
 //!
 //! GEMM micro-kernel 6 × 16: twelve accumulators (6 rows × 2 registers), two B loads and one A
 //! broadcast per k step; the C tile is prefetched when the tile starts. Multiply, then add: no
 //! fused multiply-add, so every C element is summed exactly as scalar.rs's order prescribes and
-//! all levels give the same bits (on Zen's separate add pipes this costs ~6%). Small products
+//! all levels give the same bits (on Zen's separate add pipes this costs ~6%; CPUs whose adds
+//! share the FMA ports lose more, up to half on older Intel cores). Small products
 //! (`is_small`) run scalar.rs itself; products with few rows (`FEW_ROWS`) and B not packed read
 //! B directly, vectorised across columns (8 × 8 in-register transposes for C += A·Bᵀ).
 //! Activations: the scalar.rs algorithm lane by lane.
