@@ -26,7 +26,7 @@ export function renderMarkdown(r) {
     L.push(
       `- Other load: while the rows ran, processes other than the benchmark used a median of ${m.otherLoad.median} and at most ${m.otherLoad.max} cores (machine-wide CPU time from /proc/stat minus the row's own process CPU time, per row).` +
         (busy
-          ? ` **The machine was busy** (other sessions building Rust): ${loaded} of ${all.length} rows ran with more than 0.25 other cores busy (each such row says so below). On this 2-core machine that slows single-thread rows somewhat and 2-thread rows a lot (they share a core with the other work); treat those numbers as lower bounds.`
+          ? ` **The machine was busy** (other sessions building Rust): ${loaded} of ${all.length} rows ran with more than 0.25 other cores busy (each such row says so below). On this 2-core machine that slows single-thread rows somewhat and 2-thread rows a lot (they share a core with the other work); read their times as pessimistic (upper bounds).`
           : ''),
     );
   }
