@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs crates/rnnkit-core/tests/kernels_vs_scalar.rs on the wasm SIMD128 kernel level: builds it
+// Runs crates/rnnkit-core/tests/kernels_vs_scalar.rs and tests/prepack.rs on the wasm SIMD128
+// kernel level: builds them
 // for wasm32-wasi with -C target-feature=+simd128 and runs it under Node's WASI (V8 executes
 // the simd128 code). Part of `npm test`. Skips, saying why, when no Rust std for wasm32-wasi is
 // installed (`rustup target add wasm32-wasip1`, or Debian's libstd-rust-dev-wasm32).
@@ -32,7 +33,8 @@ if (!tc) {
   console.log('kernels_vs_scalar on simd128: skipped (no Rust std for wasm32-wasi; `rustup target add wasm32-wasip1`)');
   process.exit(0);
 }
-const args = ['test', '--release', '--target', tc.target, '-p', 'rnnkit-core', '--test', 'kernels_vs_scalar', '--no-run', '--message-format=json'];
+const TESTS = ['kernels_vs_scalar', 'prepack'];
+const args = ['test', '--release', '--target', tc.target, '-p', 'rnnkit-core', ...TESTS.flatMap((t) => ['--test', t]), '--no-run', '--message-format=json'];
 console.log(`$ RUSTFLAGS='-C target-feature=+simd128' ${tc.cargo} ${args.join(' ')}`);
 const built = spawnSync(tc.cargo, args, {
   cwd: root,
@@ -41,15 +43,21 @@ const built = spawnSync(tc.cargo, args, {
   env: { ...process.env, ...tc.env, CARGO_TARGET_DIR: join(root, 'target', 'wasi-simd-test'), RUSTFLAGS: '-C target-feature=+simd128' },
 });
 if (built.status !== 0) process.exit(1);
-const wasm = built.stdout
+const artifacts = built.stdout
   .split('\n')
   .filter((l) => l.startsWith('{'))
   .map((l) => JSON.parse(l))
-  .find((m) => m.reason === 'compiler-artifact' && m.target?.name === 'kernels_vs_scalar' && m.executable)?.executable;
-if (!wasm) {
-  console.error('kernels_vs_scalar on simd128: cargo built no test module');
-  process.exit(1);
+  .filter((m) => m.reason === 'compiler-artifact' && m.executable);
+let failed = 0;
+for (const name of TESTS) {
+  const wasm = artifacts.find((m) => m.target?.name === name)?.executable;
+  if (!wasm) {
+    console.error(`${name} on simd128: cargo built no test module`);
+    process.exit(1);
+  }
+  console.log(`${name} on simd128 (wasm32-wasi under Node):`);
+  const wasi = new WASI({ version: 'preview1', args: [name], env: {}, returnOnExit: true });
+  const instance = await WebAssembly.instantiate(await WebAssembly.compile(readFileSync(wasm)), wasi.getImportObject());
+  if (wasi.start(instance) !== 0) failed++;
 }
-const wasi = new WASI({ version: 'preview1', args: ['kernels_vs_scalar'], env: {}, returnOnExit: true });
-const instance = await WebAssembly.instantiate(await WebAssembly.compile(readFileSync(wasm)), wasi.getImportObject());
-process.exit(wasi.start(instance));
+process.exit(failed ? 1 : 0);

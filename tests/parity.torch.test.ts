@@ -3,7 +3,8 @@
  * states, the loss and every gradient (parameters, input, h0, c0) against PyTorch's float64
  * reference, at the fixtures' recommended float32 tolerances (atol 1e-5, rtol 1e-4).
  * Each backend runs at its best kernel level; native and wasm-simd run again with the kernels
- * forced to scalar (rk_set_kernel_level 1), and native again on one thread. All of these must
+ * forced to scalar (rk_set_kernel_level 1), native forced to avx2-fma when its best level is wider
+ * (avx512), and native again on one thread. All of these must
  * agree with each other within 1e-5 relative.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -33,7 +34,23 @@ interface Run {
 }
 const KERNEL_LEVEL_NAMES: Record<string, string> = { wasm: 'scalar', 'wasm-simd': 'simd128' };
 const runs: Run[] = testBackends().map((backend) => ({ label: backend, backend }));
+/** avx2-fma when the native default is a wider level (avx512): that CPU runs both, test both. */
+async function nativeAvx2BelowBest(): Promise<boolean> {
+  await init({ backend: 'native' });
+  const b = await loadBackend('native');
+  const best = b.call('rk_kernel_level', []);
+  if (best === 2) return false;
+  try {
+    b.call('rk_set_kernel_level', [2]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    b.call('rk_set_kernel_level', [best]);
+  }
+}
 if (testBackends().includes('native')) {
+  if (await nativeAvx2BelowBest()) runs.push({ label: 'native, kernels forced to avx2-fma', backend: 'native', level: 2 });
   runs.push({ label: 'native, kernels forced to scalar', backend: 'native', level: 1 });
   runs.push({ label: 'native, 1 thread', backend: 'native', threads: 1 });
 }
@@ -61,6 +78,7 @@ for (const { label, backend, level, threads } of runs) {
     test('runs on the kernel level and thread count asked for', () => {
       const info = backendInfo();
       if (level === 1) expect(info.kernelLevel).toBe('scalar');
+      else if (level === 2) expect(info.kernelLevel).toBe('avx2-fma');
       else if (backend in KERNEL_LEVEL_NAMES) expect(info.kernelLevel).toBe(KERNEL_LEVEL_NAMES[backend]);
       if (threads !== undefined) expect(info.threads).toBe(threads);
       if (backend !== 'native') expect(info.threads).toBe(1);

@@ -37,6 +37,8 @@ export const ABI = {
   rk_fill_uniform: { args: [f32('out', 'out'), 'num', 'num', 'int', 'int'] },
   rk_rnn_param_count: { args: [i32('cfg')] },
   rk_rnn_cache_len: { args: [i32('cfg'), i32('lengths')] },
+  rk_rnn_packed_len: { args: [i32('cfg')] },
+  rk_rnn_pack: { args: [i32('cfg'), f32('params'), f32('packed', 'out')] },
   rk_rnn_forward: {
     args: [
       i32('cfg'),
@@ -49,6 +51,7 @@ export const ABI = {
       f32('h_n', 'out'),
       f32('c_n', 'out'),
       f32('cache', 'out'),
+      f32('packed'),
     ],
   },
   rk_rnn_backward: {
@@ -99,7 +102,7 @@ export const ABI = {
 } as const satisfies Record<string, AbiRow>;
 
 export type AbiName = keyof typeof ABI;
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** Names each backend must provide. */
 export function abiNames(backend: 'native' | 'wasm'): string[] {
@@ -109,7 +112,7 @@ export function abiNames(backend: 'native' | 'wasm'): string[] {
 }
 
 /** Kernel level codes of rk_kernel_level. */
-export const KERNEL_LEVELS = { 1: 'scalar', 2: 'avx2-fma', 3: 'simd128', 4: 'neon' } as const;
+export const KERNEL_LEVELS = { 1: 'scalar', 2: 'avx2-fma', 3: 'simd128', 4: 'neon', 5: 'avx512' } as const;
 export type KernelLevel = (typeof KERNEL_LEVELS)[keyof typeof KERNEL_LEVELS];
 
 /** Cell codes of the cfg array (rnnkit_core::CellKind::from_code). */

@@ -4,7 +4,7 @@
  */
 
 import { RnnkitError, STATUS_CODES } from '../errors.js';
-import { ABI, ABI_VERSION, KERNEL_LEVELS, abiNames, type AbiName, type KernelLevel } from './abi.js';
+import { ABI, ABI_VERSION, KERNEL_LEVELS, abiNames, type AbiName, type ArgSpec, type KernelLevel } from './abi.js';
 import type { AbiArg, Backend, DeviceBuffer } from './types.js';
 
 type Addon = Record<string, (...args: unknown[]) => number>;
@@ -12,6 +12,7 @@ type Addon = Record<string, (...args: unknown[]) => number>;
 class NativeBuffer implements DeviceBuffer {
   array: Float32Array | null;
   readonly length: number;
+  private ownVersion = 0;
   constructor(
     length: number,
     private readonly parent: NativeBuffer | null = null,
@@ -25,6 +26,14 @@ class NativeBuffer implements DeviceBuffer {
     if (!this.array) throw new RnnkitError('DISPOSED', 'buffer: used after free() (was its module disposed?)');
     return this.array;
   }
+  get version(): number {
+    return this.parent ? this.parent.version : this.ownVersion;
+  }
+  /** Records a (possible) change of the contents. */
+  touch(): void {
+    if (this.parent) this.parent.touch();
+    else this.ownVersion++;
+  }
   sub(offset: number, length: number): DeviceBuffer {
     checkSub(this.length, offset, length);
     return new NativeBuffer(length, this, offset);
@@ -34,9 +43,11 @@ class NativeBuffer implements DeviceBuffer {
   }
   write(src: Float32Array, offset = 0): void {
     this.live.set(src, offset);
+    this.touch();
   }
   zero(): void {
     this.live.fill(0);
+    this.touch();
   }
   free(): void {
     this.array = null;
@@ -73,7 +84,13 @@ export function createNativeBackend(addon: Addon): Backend {
     },
     call(fn: AbiName, args: readonly AbiArg[]): number {
       if ((ABI[fn] as { wasmOnly?: boolean }).wasmOnly) return 0;
-      const native = args.map((a) => (a instanceof NativeBuffer ? a.live : a ?? null));
+      const specs = ABI[fn].args as readonly ArgSpec[];
+      const native = args.map((a, i) => {
+        if (!(a instanceof NativeBuffer)) return a ?? null;
+        const spec = specs[i];
+        if (typeof spec === 'object' && spec.dir !== 'in') a.touch();
+        return a.live;
+      });
       let ret: number;
       try {
         ret = addon[fn](...native);

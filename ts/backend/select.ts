@@ -42,7 +42,7 @@ export interface LoadError {
 export interface BackendInfo {
   /** The backend new modules use. */
   name: BackendName;
-  /** Which kernels run: 'scalar' | 'avx2-fma' | 'simd128' | 'neon'. */
+  /** Which kernels run: 'scalar' | 'avx2-fma' | 'avx512' | 'simd128' | 'neon'. */
   kernelLevel: KernelLevel;
   /** Backends tried before this one and why they failed (for 'auto'). */
   loadErrors: LoadError[];

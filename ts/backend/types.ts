@@ -10,6 +10,12 @@ export type BackendName = 'native' | 'wasm-simd' | 'wasm';
 /** A float32 buffer that lives where the backend computes (JS heap for native, wasm memory). */
 export interface DeviceBuffer {
   readonly length: number;
+  /**
+   * Increases whenever the contents may have changed: write(), zero(), or an rk_* call that
+   * writes the buffer. Shared by a buffer and its sub() views (a write to either bumps both).
+   * Caches derived from the contents (packed weights) compare it.
+   */
+  readonly version: number;
   /** A copy of the contents. */
   read(): Float32Array;
   /** Copies `src` into the buffer at element `offset`. */

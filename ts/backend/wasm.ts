@@ -21,6 +21,8 @@ interface Allocation {
   ptr: number;
   bytes: number;
   live: boolean;
+  /** DeviceBuffer.version of the allocation and its views. */
+  version: number;
 }
 
 class WasmBuffer implements DeviceBuffer {
@@ -39,6 +41,9 @@ class WasmBuffer implements DeviceBuffer {
     if (!this.rec.live) throw new RnnkitError('DISPOSED', 'buffer: used after free() (was its module disposed?)');
     return new Float32Array(this.owner.memory().buffer, this.rec.ptr + this.offset * 4, this.length);
   }
+  get version(): number {
+    return this.rec.version;
+  }
   sub(offset: number, length: number): DeviceBuffer {
     checkSub(this.length, offset, length);
     return new WasmBuffer(this.owner, this.rec, length, this.offset + offset, true);
@@ -48,9 +53,11 @@ class WasmBuffer implements DeviceBuffer {
   }
   write(src: Float32Array, offset = 0): void {
     this.view().set(src, offset);
+    this.rec.version++;
   }
   zero(): void {
     this.view().fill(0);
+    this.rec.version++;
   }
   free(): void {
     if (!this.isView) this.owner.release(this);
@@ -121,7 +128,7 @@ class WasmBackend implements Backend {
 
   allocF32(length: number): DeviceBuffer {
     const bytes = length * 4;
-    const rec: Allocation = { ptr: this.malloc(bytes), bytes, live: true };
+    const rec: Allocation = { ptr: this.malloc(bytes), bytes, live: true, version: 0 };
     this.live.add(rec);
     const buf = new WasmBuffer(this, rec, length);
     this.finalizer.register(buf, rec, buf);
@@ -159,6 +166,7 @@ class WasmBackend implements Backend {
           flat.push(0, 0);
         } else if (a instanceof WasmBuffer) {
           flat.push(a.view().byteOffset, a.length);
+          if (spec.dir !== 'in') a.rec.version++;
         } else if (ArrayBuffer.isView(a)) {
           const src = a as Float32Array | Float64Array | Int32Array | Uint8Array;
           const bytes = src.length * ELEMENT_BYTES[spec.kind];

@@ -139,6 +139,11 @@ export abstract class Recurrent extends Module implements SequentialLayer {
 
   protected readonly cellCode: CellCode;
   private cache: DeviceBuffer | null = null;
+  /** Weights packed for repeated inference (rk_rnn_pack) and the parameter version they hold. */
+  private packed: DeviceBuffer | null = null;
+  private packedVersion = -1;
+  /** Parameter version seen by the last forward without gradients. */
+  private inferVersion = -1;
   private saved: { cfg: Int32Array; lengths: Int32Array | null; inputShape: number[]; outputShape: number[] } | null = null;
 
   protected constructor(kind: string, options: RecurrentOptions, cellCode: CellCode, projSize: number, extraKeys: string[]) {
@@ -265,6 +270,7 @@ export abstract class Recurrent extends Module implements SequentialLayer {
       cache = this.cache;
     }
     this.saved = null;
+    const packed = this.packedWeights(options.noGrad === true);
     this.backend.call('rk_rnn_forward', [
       cfg,
       params,
@@ -276,9 +282,37 @@ export abstract class Recurrent extends Module implements SequentialLayer {
       hN.data,
       cN?.data ?? null,
       cache,
+      packed,
     ]);
     if (cache) this.saved = { cfg, lengths, inputShape: shape, outputShape };
     return cN ? { output, hN, cN } : { output, hN };
+  }
+
+  /**
+   * The weights packed for rk_rnn_forward (the same results, faster: no packing per call, and
+   * batch-1 steps stream the panels at memory speed), or null. Packed at the second forward
+   * without gradients that sees unchanged parameters, so a training loop, which changes them
+   * every step, never pays for it; repacked after any write to the parameters
+   * (`DeviceBuffer.version`: optimizer steps, loads, resets).
+   */
+  private packedWeights(noGrad: boolean): DeviceBuffer | null {
+    const version = this.params.version;
+    if (this.packed && this.packedVersion === version) return this.packed;
+    if (!noGrad) return null;
+    if (this.inferVersion !== version) {
+      this.inferVersion = version;
+      return null;
+    }
+    const cfg = this.cfg(1, 1);
+    const len = this.backend.call('rk_rnn_packed_len', [cfg]);
+    if (!this.packed || this.packed.length !== len) {
+      this.packed?.free();
+      this.packed = null;
+      this.packed = this.backend.allocF32(len);
+    }
+    this.backend.call('rk_rnn_pack', [cfg, this.params, this.packed]);
+    this.packedVersion = version;
+    return this.packed;
   }
 
   /**
@@ -358,6 +392,8 @@ export abstract class Recurrent extends Module implements SequentialLayer {
   override dispose(): void {
     this.cache?.free();
     this.cache = null;
+    this.packed?.free();
+    this.packed = null;
     this.saved = null;
     super.dispose();
   }

@@ -294,24 +294,26 @@ fn train(levels: &[&'static Kernels], thread_counts: &[usize], min_s: f64, only:
 fn main() {
     let arg = std::env::args().nth(1).unwrap_or_default();
     if arg == "shape" {
-        // shape OP M N K: one ad-hoc product (OP = nt | nn | tn), best level, 1 thread.
+        // shape OP M N K [THREADS]: one ad-hoc product (OP = nt | nn | tn, or ntp | nnp with B
+        // packed once), best level.
         let a: Vec<String> = std::env::args().skip(2).collect();
         let num = |i: usize| a.get(i).and_then(|v| v.parse().ok()).unwrap_or(256);
         let op = match a.first().map(|s| s.as_str()) {
             Some("nn") => Op::NN,
             Some("tn") => Op::TN,
+            Some("ntp") => Op::NTPacked,
+            Some("nnp") => Op::NNPacked,
             _ => Op::NT,
         };
         let c = Case { name: "shape", op, m: num(1), n: num(2), k: num(3) };
         let t = kernels::get();
-        pool::set_threads(1).unwrap();
+        pool::set_threads(a.get(4).and_then(|v| v.parse().ok()).unwrap_or(1)).unwrap();
         let (a, b) = operands(&c, &mut Rng(1));
-        let pad = vec![0.0f32; num(4).min(1 << 24)]; // optional: shifts C's address
+        let pb = packed(t, &c, &b);
         let mut cbuf = vec![0.0f32; c.m * c.n];
-        let s = time(0.3, || run(t, &c, &mut cbuf, &a, &b, None));
-        keep(&pad);
+        let s = time(0.3, || run(t, &c, &mut cbuf, &a, &b, pb.as_ref()));
         keep(&cbuf);
-        println!("{}x{}x{} {}: {:.2} GFLOP/s", c.m, c.n, c.k, t.level.name(), 2.0 * (c.m * c.n * c.k) as f64 / s / 1e9);
+        println!("{}x{}x{} {} {} threads: {:.2} GFLOP/s, {:.2} µs", c.m, c.n, c.k, t.level.name(), pool::threads(), 2.0 * (c.m * c.n * c.k) as f64 / s / 1e9, s * 1e6);
         return;
     }
     if arg == "case" {

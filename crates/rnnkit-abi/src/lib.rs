@@ -26,11 +26,11 @@ use guard::{count, guard};
 use mem::{required, Borrows};
 use rnnkit_core::kernels::{self, Level};
 use rnnkit_core::{
-    seq_backward_dropout, seq_cache_len_dropout, seq_forward_dropout, CellKind, Error, LayerDropout, RnnConfig, SeqBuffers, SeqGradBuffers,
+    seq_backward_dropout, seq_cache_len_dropout, seq_forward_packed, CellKind, Error, LayerDropout, RnnConfig, SeqBuffers, SeqGradBuffers,
 };
 
 /// Bumped when any export's signature or meaning changes.
-pub const ABI_VERSION: i32 = 2;
+pub const ABI_VERSION: i32 = 3;
 pub const CFG_LEN: usize = 13;
 
 /// A decoded `cfg` array.
@@ -130,7 +130,7 @@ pub unsafe extern "C" fn rk_last_error_copy(out: *mut u8, cap: usize) -> i32 {
     status::last_error_copy(std::slice::from_raw_parts_mut(out, cap)) as i32
 }
 
-/// The kernel level in use: 1 scalar, 2 avx2-fma, 3 simd128, 4 neon.
+/// The kernel level in use: 1 scalar, 2 avx2-fma, 3 simd128, 4 neon, 5 avx512.
 #[no_mangle]
 pub extern "C" fn rk_kernel_level() -> i32 {
     guard(|| Ok(kernels::get().level as i32))
@@ -141,7 +141,7 @@ pub extern "C" fn rk_kernel_level() -> i32 {
 pub extern "C" fn rk_set_kernel_level(level: i32) -> i32 {
     guard(|| {
         let l = Level::from_code(level.max(0) as u32)
-            .ok_or_else(|| Error::bad_argument(format!("kernel level: unknown code {} (expected 1..=4)", level)))?;
+            .ok_or_else(|| Error::bad_argument(format!("kernel level: unknown code {} (expected 1..=5)", level)))?;
         kernels::force_level(l).map_err(Error::unsupported)?;
         Ok(0)
     })
@@ -228,11 +228,43 @@ pub unsafe extern "C" fn rk_rnn_cache_len(cfg: *const i32, cfg_len: usize, lengt
     })
 }
 
+/// Number of f32 values of the packed-weights buffer of `cfg` under the current kernel level
+/// (`rnnkit_core::prepack`; seq_len and batch are ignored).
+///
+/// # Safety
+/// `cfg` must be valid for `cfg_len` i32 reads.
+#[no_mangle]
+pub unsafe extern "C" fn rk_rnn_packed_len(cfg: *const i32, cfg_len: usize) -> i32 {
+    guard(|| {
+        let mut b = Borrows::default();
+        let call = decode_cfg(b.input("cfg", cfg, cfg_len)?)?;
+        count("packed", rnnkit_core::prepack::packed_weights_len(&call.cfg)?)
+    })
+}
+
+/// Packs the weight matrices of `params` for rk_rnn_forward's `packed` argument: valid until the
+/// parameters change (the caller repacks) or the kernel level does (then it is ignored).
+///
+/// # Safety
+/// Each pointer must be valid for its length (packed: writes).
+#[no_mangle]
+pub unsafe extern "C" fn rk_rnn_pack(cfg: *const i32, cfg_len: usize, params: *const f32, params_len: usize, packed: *mut f32, packed_len: usize) -> i32 {
+    guard(|| {
+        let mut b = Borrows::default();
+        let call = decode_cfg(b.input("cfg", cfg, cfg_len)?)?;
+        let params = required("params", b.input("params", params, params_len)?)?;
+        let packed = required("packed", b.output("packed", packed, packed_len)?)?;
+        rnnkit_core::prepack::pack_weights(&call.cfg, params, packed)?;
+        Ok(0)
+    })
+}
+
 /// Forward over whole sequences, all layers and directions.
 /// params (param_count) read; input (T, B, I) or (B, T, I) read; lengths (B) i32 or null;
 /// h0 (L*D, B, P) or null = 0; c0 (L*D, B, H) LSTM or null = 0;
 /// output (T, B, D*P) or (B, T, D*P) written; h_n (L*D, B, P) written; c_n (L*D, B, H) written
-/// (LSTM, or null); cache (rk_rnn_cache_len) written, or null for inference without backward.
+/// (LSTM, or null); cache (rk_rnn_cache_len) written, or null for inference without backward;
+/// packed: rk_rnn_pack's buffer for these params, or null (the same results, faster when given).
 ///
 /// # Safety
 /// Each non-null pointer must be valid for its length (reads, or writes for outputs).
@@ -258,10 +290,13 @@ pub unsafe extern "C" fn rk_rnn_forward(
     c_n_len: usize,
     cache: *mut f32,
     cache_len: usize,
+    packed: *const f32,
+    packed_len: usize,
 ) -> i32 {
     guard(|| {
         let mut b = Borrows::default();
         let call = decode_cfg(b.input("cfg", cfg, cfg_len)?)?;
+        let packed = b.input("packed", packed, packed_len)?;
         let bufs = SeqBuffers {
             params: required("params", b.input("params", params, params_len)?)?,
             input: required("input", b.input("input", input, input_len)?)?,
@@ -273,7 +308,7 @@ pub unsafe extern "C" fn rk_rnn_forward(
             c_n: b.output("c_n", c_n, c_n_len)?,
             cache: b.output("cache", cache, cache_len)?,
         };
-        seq_forward_dropout(&call.cfg, call.dropout.as_ref(), call.seq_len, call.batch, bufs)?;
+        seq_forward_packed(&call.cfg, call.dropout.as_ref(), call.seq_len, call.batch, bufs, packed)?;
         Ok(0)
     })
 }

@@ -32,6 +32,7 @@ pub mod loss;
 pub mod math;
 pub mod optim;
 pub mod packing;
+pub mod prepack;
 pub mod real;
 pub mod rng;
 pub mod sample;
@@ -41,6 +42,6 @@ pub use config::{CellKind, RnnConfig};
 pub use error::{Error, ErrorCode};
 pub use real::Real;
 pub use seq::{
-    seq_backward, seq_backward_dropout, seq_cache_len, seq_cache_len_dropout, seq_forward, seq_forward_dropout, LayerDropout, SeqBuffers,
+    seq_backward, seq_backward_dropout, seq_cache_len, seq_cache_len_dropout, seq_forward, seq_forward_dropout, seq_forward_packed, LayerDropout, SeqBuffers,
     SeqGradBuffers,
 };

@@ -14,9 +14,11 @@ use crate::config::{CellKind, LayerParams, RnnConfig};
 use crate::error::{checked_product, Error, ErrorCode, Result};
 use crate::kernels::PackedB;
 use crate::packing::Packing;
+use crate::prepack::{self, StatePanels};
 use crate::real::Real;
 use crate::rng::SplitMix64;
 use std::any::Any;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ops::{Deref, DerefMut, Range};
 
@@ -299,6 +301,12 @@ pub fn seq_forward<T: Real>(cfg: &RnnConfig, seq_len: usize, batch: usize, b: Se
 
 /// `seq_forward` with inter-layer dropout (training); backward needs the same `dropout`.
 pub fn seq_forward_dropout<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDropout>, seq_len: usize, batch: usize, b: SeqBuffers<'_, T>) -> Result<()> {
+    seq_forward_packed(cfg, dropout, seq_len, batch, b, None)
+}
+
+/// `seq_forward_dropout` with the weights packed ahead by `prepack::pack_weights` (repeated
+/// inference). The same results as without, faster.
+pub fn seq_forward_packed<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDropout>, seq_len: usize, batch: usize, b: SeqBuffers<'_, T>, packed: Option<&[f32]>) -> Result<()> {
     LayerDropout::check(dropout)?;
     let dropout = LayerDropout::active(dropout);
     let s = check_common(cfg, seq_len, batch, b.params.len())?;
@@ -319,6 +327,10 @@ pub fn seq_forward_dropout<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDropo
     if let Some(c_n) = b.c_n.as_deref() {
         expect_len("c_n", c_n.len(), hc_len, &hc_shape)?;
     }
+    let prepacked = match packed {
+        Some(p) => prepack::open(cfg, p)?,
+        None => None,
+    };
     let layout = CacheLayout::new(cfg, pk.rows, dropout);
     let mut scratch: Scratch<T>;
     let cache: &mut [T] = match b.cache {
@@ -370,7 +382,8 @@ pub fn seq_forward_dropout<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDropo
             };
             let state = layer * s.dirs + dir;
             let lp = &params[state];
-            direction_forward(cfg, &s, &pk, lp, b.params, x, dc, out, dir, &mut ws, b.h0.map(|h| &h[state * batch * s.p..(state + 1) * batch * s.p]), b.c0.map(|c| &c[state * batch * s.h..(state + 1) * batch * s.h]));
+            let pre = prepacked.as_ref().map(|v| &v[state]);
+            direction_forward(cfg, &s, &pk, lp, b.params, pre, x, dc, out, dir, &mut ws, b.h0.map(|h| &h[state * batch * s.p..(state + 1) * batch * s.p]), b.c0.map(|c| &c[state * batch * s.h..(state + 1) * batch * s.h]));
             pk.unsort_state(&mut b.h_n[state * batch * s.p..(state + 1) * batch * s.p], &ws.h_state, s.p);
             if let Some(c_n) = c_n.as_deref_mut() {
                 pk.unsort_state(&mut c_n[state * batch * s.h..(state + 1) * batch * s.h], &ws.c_state, s.h);
@@ -437,6 +450,7 @@ fn opt_slice<'a, T>(params: &'a [T], r: &Option<Range<usize>>) -> Option<&'a [T]
 /// (`Real::pack_b`) when more than one step will use them, so no step repacks. Forward multiplies
 /// by the transposes (C += h·Wᵀ), backward by the matrices (dh_prev += dgates·W).
 /// `hh`: all of W_hh, or for GRU reset-before its r, z rows; `hn`: the n rows (H, H) then.
+/// `pre`: the same matrices packed ahead of the call (forward only; see prepack.rs).
 struct Recurrent<'a, T> {
     hh: PackedB<'a, T>,
     hn: Option<PackedB<'a, T>>,
@@ -444,24 +458,27 @@ struct Recurrent<'a, T> {
 }
 
 impl<'a, T: Real> Recurrent<'a, T> {
-    fn new(cfg: &RnnConfig, s: &Sizes, w_hh: &'a [T], w_hr: Option<&'a [T]>, forward: bool) -> Recurrent<'a, T> {
+    fn new(cfg: &RnnConfig, s: &Sizes, w_hh: &'a [T], w_hr: Option<&'a [T]>, forward: bool, pre: Option<&StatePanels<'a>>) -> Recurrent<'a, T> {
         let (h, p, gh) = (s.h, s.p, cfg.gates() * s.h);
         let pack = s.seq_len > 1;
+        let pre = if forward { pre } else { None };
         // W is (rows, cols) row-major. Forward: B = Wᵀ (k = cols, n = rows); backward: B = W.
-        let prep = |w: &'a [T], rows: usize, cols: usize| -> PackedB<'a, T> {
+        let prep = |w: &'a [T], rows: usize, cols: usize, panels: Option<&'a [f32]>| -> PackedB<'a, T> {
             let (k, n) = if forward { (cols, rows) } else { (rows, cols) };
-            if pack {
+            if let (Some(panels), Some(pre)) = (panels, pre) {
+                PackedB { panels: Cow::Borrowed(panels), level: pre.level, ..PackedB::plain(w, cols, forward, k, n) }
+            } else if pack {
                 T::pack_b(w, cols, forward, k, n)
             } else {
                 PackedB::plain(w, cols, forward, k, n)
             }
         };
         let (hh, hn) = if cfg.cell == CellKind::GruResetBefore {
-            (prep(&w_hh[..2 * h * h], 2 * h, h), Some(prep(&w_hh[2 * h * h..], h, h)))
+            (prep(&w_hh[..2 * h * h], 2 * h, h, pre.map(|x| x.hh)), Some(prep(&w_hh[2 * h * h..], h, h, pre.and_then(|x| x.hn))))
         } else {
-            (prep(w_hh, gh, p), None)
+            (prep(w_hh, gh, p, pre.map(|x| x.hh)), None)
         };
-        Recurrent { hh, hn, hr: w_hr.map(|w| prep(w, p, h)) }
+        Recurrent { hh, hn, hr: w_hr.map(|w| prep(w, p, h, pre.and_then(|x| x.hr))) }
     }
 }
 
@@ -482,6 +499,7 @@ fn direction_forward<T: Real>(
     pk: &Packing,
     lp: &LayerParams,
     params: &[T],
+    pre: Option<&StatePanels<'_>>,
     x: &[T],
     dc: DirSlices<'_, T>,
     out: &mut [T],
@@ -493,10 +511,16 @@ fn direction_forward<T: Real>(
     let (h, p, gh, n) = (s.h, s.p, cfg.gates() * s.h, pk.rows);
     let w_ih = &params[lp.w_ih.clone()];
     let b_hh = opt_slice(params, &lp.b_hh);
-    let w = Recurrent::new(cfg, s, &params[lp.w_hh.clone()], opt_slice(params, &lp.w_hr), true);
+    let w = Recurrent::new(cfg, s, &params[lp.w_hh.clone()], opt_slice(params, &lp.w_hr), true, pre);
     // Input projection of all steps at once.
     zero(dc.gates);
-    T::gemm_nt(dc.gates, gh, x, lp.input, w_ih, lp.input, n, gh, lp.input);
+    match pre {
+        Some(pre) => {
+            let pb = PackedB { panels: Cow::Borrowed(pre.ih), level: pre.level, ..PackedB::plain(w_ih, lp.input, true, lp.input, gh) };
+            T::gemm_packed(dc.gates, gh, x, lp.input, n, &pb);
+        }
+        None => T::gemm_nt(dc.gates, gh, x, lp.input, w_ih, lp.input, n, gh, lp.input),
+    }
     add_bias_rows(dc.gates, opt_slice(params, &lp.b_ih), n, gh);
 
     match h0 {
@@ -677,7 +701,7 @@ fn direction_backward<T: Real>(
 ) {
     let (h, p, gh) = (s.h, s.p, cfg.gates() * s.h);
     let dp = s.dirs * p;
-    let w = Recurrent::new(cfg, s, &params[lp.w_hh.clone()], opt_slice(params, &lp.w_hr), false);
+    let w = Recurrent::new(cfg, s, &params[lp.w_hh.clone()], opt_slice(params, &lp.w_hr), false, None);
     let h_prev_all = &cache[dcache.h_prev.clone()];
     let gates_all = &cache[dcache.gates.clone()];
     for st in (0..s.seq_len).rev() {

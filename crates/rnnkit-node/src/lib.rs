@@ -43,6 +43,16 @@ const EXPORTS: &[(&str, Wrapper)] = &[
         let (l, ln) = a.i32s(1)?;
         Ok(abi::rk_rnn_cache_len(c, cn, l, ln))
     }),
+    ("rk_rnn_packed_len", |a| unsafe {
+        let (c, cn) = a.i32s(0)?;
+        Ok(abi::rk_rnn_packed_len(c, cn))
+    }),
+    ("rk_rnn_pack", |a| unsafe {
+        let (c, cn) = a.i32s(0)?;
+        let (p, pn) = a.f32s(1)?;
+        let (w, wn) = a.f32s(2)?;
+        Ok(abi::rk_rnn_pack(c, cn, p, pn, w, wn))
+    }),
     ("rk_rnn_forward", |a| unsafe {
         let (c, cn) = a.i32s(0)?;
         let (p, pn) = a.f32s(1)?;
@@ -54,7 +64,8 @@ const EXPORTS: &[(&str, Wrapper)] = &[
         let (hn, hnn) = a.f32s(7)?;
         let (cnn, cnnn) = a.f32s(8)?;
         let (k, kn) = a.f32s(9)?;
-        Ok(abi::rk_rnn_forward(c, cn, p, pn, x, xn, l, ln, h0, h0n, c0, c0n, y, yn, hn, hnn, cnn, cnnn, k, kn))
+        let (w, wn) = a.f32s(10)?;
+        Ok(abi::rk_rnn_forward(c, cn, p, pn, x, xn, l, ln, h0, h0n, c0, c0n, y, yn, hn, hnn, cnn, cnnn, k, kn, w, wn))
     }),
     ("rk_rnn_backward", |a| unsafe {
         let (c, cn) = a.i32s(0)?;

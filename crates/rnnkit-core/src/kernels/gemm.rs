@@ -37,6 +37,14 @@ pub(crate) trait MicroKernel {
     /// `a` readable for kc·MR values, `b` for kc·NR, the mr × nr tile at `c` writable, and the
     /// CPU runs the variant's instructions.
     unsafe fn tile(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, mr: usize, nr: usize);
+    /// Few-row product with B packed (`few_rows_packed`): C rows i..i+MA, the NP panels from
+    /// column j (the last may end past j_end, whose columns are not stored) += A · B; each KC
+    /// block's sums enter C after the block.
+    ///
+    /// # Safety
+    /// As `few_rows_packed`; j < j_end ≤ n, j a multiple of NR.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize);
 }
 
 /// A read-only matrix operand: element (r, c) at ptr[r·ld + c], or ptr[c·ld + r] if `trans`.
@@ -257,16 +265,16 @@ unsafe fn pack_b<K: MicroKernel>(dst: &mut [f32], b: View, p0: usize, kc: usize,
 ///
 /// # Safety
 /// `b` was checked as a (k, n) operand.
-pub(crate) unsafe fn pack_b_full<K: MicroKernel>(dst: &mut Vec<f32>, b: View, k: usize, n: usize) {
+pub(crate) unsafe fn pack_b_full<K: MicroKernel>(b: View, k: usize, n: usize) -> Vec<f32> {
     let n_pad = (n + K::NR - 1) / K::NR * K::NR;
-    dst.clear();
-    dst.resize(k * n_pad, 0.0);
+    let mut dst = vec![0.0; k * n_pad];
     let mut pc = 0;
     while pc < k {
         let kc = K::KC.min(k - pc);
         pack_b::<K>(&mut dst[pc * n_pad..(pc + kc) * n_pad], b, pc, kc, 0, n);
         pc += kc;
     }
+    dst
 }
 
 /// The loop nest on rows `i0..i1` and columns `j0..j1` (j0 a multiple of NR if B is packed).
@@ -317,6 +325,39 @@ unsafe fn block<K: MicroKernel>(c: *mut f32, ldc: usize, ops: Operands, i0: usiz
             jc += nc;
         }
     });
+}
+
+/// C (m ≤ FEW_ROWS rows, columns j0..j1; j0 a multiple of NR) += A · B with B packed by
+/// `pack_b_full` (n_pad columns): the batch-1 matrix–vector product of a step with packed
+/// weights. One row streams four panels at once, two rows two panels (independent add chains, one
+/// A broadcast per row and k step), at memory speed.
+///
+/// # Safety
+/// Operands checked for the product, panels packed for (k, n) by `K`; the CPU runs `K`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn few_rows_packed<K: MicroKernel>(c: *mut f32, ldc: usize, a: View, b: *const f32, n_pad: usize, m: usize, j0: usize, j1: usize, k: usize) {
+    let mut i = 0;
+    while i < m {
+        let rows = (m - i).min(2);
+        let mut j = j0;
+        while j < j1 {
+            let left = (j1 - j + K::NR - 1) / K::NR;
+            let panels = match (rows, left) {
+                (1, 4..) => 4,
+                (1, _) => 1,
+                (_, 2..) => 2,
+                _ => 1,
+            };
+            match (rows, panels) {
+                (1, 4) => K::packed_cols::<1, 4>(c, ldc, a, i, b, n_pad, j, j1, k),
+                (1, _) => K::packed_cols::<1, 1>(c, ldc, a, i, b, n_pad, j, j1, k),
+                (_, 2) => K::packed_cols::<2, 2>(c, ldc, a, i, b, n_pad, j, j1, k),
+                _ => K::packed_cols::<2, 1>(c, ldc, a, i, b, n_pad, j, j1, k),
+            }
+            j += panels * K::NR;
+        }
+        i += rows;
+    }
 }
 
 /// C (m, n; ldc) += A · B through micro-kernel `K`, split among the pool's threads by output

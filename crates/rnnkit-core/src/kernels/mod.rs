@@ -8,6 +8,8 @@
 //!   file                 level     lanes  chosen
 //!   scalar.rs            scalar    1      always available
 //!   x86_avx2_fma.rs      avx2-fma  8      x86_64, at run time (`is_x86_feature_detected!`)
+//!   x86_avx512.rs        avx512    16     x86_64 with AVX-512F, at run time; needs Rust ≥ 1.89
+//!                                         to compile (build.rs), else the level is left out
 //!   wasm_simd128.rs      simd128   4      wasm32 built with `-C target-feature=+simd128`
 //!
 //! `gemm.rs` is the packed, register-blocked GEMM loop nest the SIMD variants share (each brings
@@ -32,7 +34,10 @@ pub mod scalar;
 pub mod wasm_simd128;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_avx2_fma;
+#[cfg(all(target_arch = "x86_64", rnnkit_avx512))]
+pub mod x86_avx512;
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Signature shared by the three GEMM shapes (see `Real::gemm_*` for their meaning).
@@ -50,6 +55,8 @@ pub type GruCellFn = fn(&mut [f32], &[f32], &[f32], &mut [f32], &mut [f32], usiz
 
 pub struct Kernels {
     pub level: Level,
+    /// Columns per panel of `pack_b` (the micro-kernel's NR); 0 = this level does not pack.
+    pub panel_width: usize,
     pub gemm_nt: GemmFn,
     pub gemm_nn: GemmFn,
     pub gemm_tn: GemmFn,
@@ -70,15 +77,16 @@ pub struct PackedB<'a, T> {
     pub trans: bool,
     pub k: usize,
     pub n: usize,
-    /// Panels in the layout of `level`'s GEMM (gemm.rs); empty = not packed, read `b`.
-    pub panels: Vec<f32>,
+    /// Panels in the layout of `level`'s GEMM (gemm.rs); empty = not packed, read `b`. Borrowed
+    /// when the weights were packed ahead of the call (`seq::pack_weights`).
+    pub panels: Cow<'a, [f32]>,
     pub level: Level,
 }
 
 impl<'a, T> PackedB<'a, T> {
     /// B not packed (yet): every level can multiply by it, reading `b` directly.
     pub fn plain(b: &'a [T], ldb: usize, trans: bool, k: usize, n: usize) -> PackedB<'a, T> {
-        PackedB { b, ldb, trans, k, n, panels: Vec::new(), level: Level::Scalar }
+        PackedB { b, ldb, trans, k, n, panels: Cow::Borrowed(&[]), level: Level::Scalar }
     }
 }
 
@@ -104,6 +112,7 @@ pub enum Level {
     Avx2Fma = 2,
     Simd128 = 3,
     Neon = 4,
+    Avx512 = 5,
 }
 
 impl Level {
@@ -113,6 +122,7 @@ impl Level {
             2 => Some(Level::Avx2Fma),
             3 => Some(Level::Simd128),
             4 => Some(Level::Neon),
+            5 => Some(Level::Avx512),
             _ => None,
         }
     }
@@ -122,12 +132,14 @@ impl Level {
             Level::Avx2Fma => "avx2-fma",
             Level::Simd128 => "simd128",
             Level::Neon => "neon",
+            Level::Avx512 => "avx512",
         }
     }
 }
 
 pub static SCALAR: Kernels = Kernels {
     level: Level::Scalar,
+    panel_width: 0,
     gemm_nt: scalar::gemm_nt::<f32>,
     gemm_nn: scalar::gemm_nn::<f32>,
     gemm_tn: scalar::gemm_tn::<f32>,
@@ -142,6 +154,7 @@ pub static SCALAR: Kernels = Kernels {
 #[cfg(target_arch = "x86_64")]
 pub static AVX2_FMA: Kernels = Kernels {
     level: Level::Avx2Fma,
+    panel_width: x86_avx2_fma::PANEL_WIDTH,
     gemm_nt: x86_avx2_fma::gemm_nt,
     gemm_nn: x86_avx2_fma::gemm_nn,
     gemm_tn: x86_avx2_fma::gemm_tn,
@@ -153,9 +166,26 @@ pub static AVX2_FMA: Kernels = Kernels {
     gru_cell: x86_avx2_fma::gru_cell,
 };
 
+#[cfg(all(target_arch = "x86_64", rnnkit_avx512))]
+pub static AVX512: Kernels = Kernels {
+    level: Level::Avx512,
+    panel_width: x86_avx512::PANEL_WIDTH,
+    gemm_nt: x86_avx512::gemm_nt,
+    gemm_nn: x86_avx512::gemm_nn,
+    gemm_tn: x86_avx512::gemm_tn,
+    pack_b: x86_avx512::pack_b,
+    gemm_packed: x86_avx512::gemm_packed,
+    // 512-bit registers only for the products; the rest is the avx2-fma code.
+    sigmoid: x86_avx2_fma::sigmoid,
+    tanh: x86_avx2_fma::tanh,
+    lstm_cell: x86_avx2_fma::lstm_cell,
+    gru_cell: x86_avx2_fma::gru_cell,
+};
+
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub static SIMD128: Kernels = Kernels {
     level: Level::Simd128,
+    panel_width: wasm_simd128::PANEL_WIDTH,
     gemm_nt: wasm_simd128::gemm_nt,
     gemm_nn: wasm_simd128::gemm_nn,
     gemm_tn: wasm_simd128::gemm_tn,
@@ -176,6 +206,8 @@ pub fn table(level: Level) -> Option<&'static Kernels> {
         Level::Scalar => Some(&SCALAR),
         #[cfg(target_arch = "x86_64")]
         Level::Avx2Fma => Some(&AVX2_FMA),
+        #[cfg(all(target_arch = "x86_64", rnnkit_avx512))]
+        Level::Avx512 => Some(&AVX512),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         Level::Simd128 => Some(&SIMD128),
         #[allow(unreachable_patterns)]
@@ -187,6 +219,10 @@ pub fn table(level: Level) -> Option<&'static Kernels> {
 pub fn available() -> Vec<Level> {
     #[allow(unused_mut)]
     let mut levels = Vec::new();
+    #[cfg(all(target_arch = "x86_64", rnnkit_avx512))]
+    if x86_avx512::detected() {
+        levels.push(Level::Avx512);
+    }
     #[cfg(target_arch = "x86_64")]
     if x86_avx2_fma::detected() {
         levels.push(Level::Avx2Fma);

@@ -90,7 +90,7 @@ pub fn gemm_tn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb:
 pub fn pack_b(pb: &mut PackedB<'_, f32>) {
     gemm::check("b", pb.b.len(), if pb.trans { pb.n } else { pb.k }, if pb.trans { pb.k } else { pb.n }, pb.ldb);
     // SAFETY: b checked as a (k, n) operand just above.
-    unsafe { gemm::pack_b_full::<Simd>(&mut pb.panels, View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) };
+    pb.panels = unsafe { gemm::pack_b_full::<Simd>(View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) }.into();
     pb.level = Level::Simd128;
 }
 
@@ -103,9 +103,15 @@ pub fn gemm_packed(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, p
     }
     gemm::check("c", c.len(), m, n, ldc);
     gemm::check("a", a.len(), m, k, lda);
-    let b = BSrc::Packed { ptr: pb.panels.as_ptr(), n_pad: n_pad(n) };
+    let av = View::new(a, lda, false);
     // SAFETY: sizes checked above (panels length matches k, n).
-    unsafe { gemm::gemm::<Simd>(c.as_mut_ptr(), ldc, View::new(a, lda, false), b, m, n, k) }
+    unsafe {
+        if m <= FEW_ROWS {
+            gemm::few_rows_packed::<Simd>(c.as_mut_ptr(), ldc, av, pb.panels.as_ptr(), n_pad(n), m, 0, n, k)
+        } else {
+            gemm::gemm::<Simd>(c.as_mut_ptr(), ldc, av, BSrc::Packed { ptr: pb.panels.as_ptr(), n_pad: n_pad(n) }, m, n, k)
+        }
+    }
 }
 
 /// x ← σ(x).
@@ -158,6 +164,9 @@ unsafe fn st(p: *mut f32, v: v128) {
     v128_store(p as *mut v128, v)
 }
 
+/// Columns per `pack_b` panel (`Kernels::panel_width`).
+pub const PANEL_WIDTH: usize = <Simd as MicroKernel>::NR;
+
 struct Simd;
 
 impl MicroKernel for Simd {
@@ -175,6 +184,10 @@ impl MicroKernel for Simd {
             2 => tile_rows::<2>(kc, a, b, c, ldc, nr),
             _ => tile_rows::<1>(kc, a, b, c, ldc, nr),
         }
+    }
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
+        packed_cols::<MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
     }
 }
 
@@ -215,6 +228,56 @@ unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: 
                 *c.add(r * ldc + j) += t;
             }
         }
+    }
+}
+
+// ---- few rows, B packed (batch-1 steps with packed weights) ----
+
+/// `MicroKernel::packed_cols` (gemm.rs `few_rows_packed`).
+///
+/// # Safety
+/// As `MicroKernel::packed_cols`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
+    let (ap, lda) = (a.ptr, a.ld);
+    let z = f32x4_splat(0.0);
+    let mut p0 = 0;
+    while p0 < k {
+        let kc = scalar::KC.min(k - p0);
+        // Panel q of this block: kc × NR values, p-major.
+        let bp = b.add(p0 * n_pad + j * kc);
+        let mut acc = [[[z; 2]; NP]; MA];
+        for p in 0..kc {
+            let bq = bp.add(p * Simd::NR);
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let av = v128_load32_splat(ap.add((i + r) * lda + p0 + p) as *const u32);
+                for (q, acc_q) in acc_r.iter_mut().enumerate() {
+                    let bv = bq.add(q * kc * Simd::NR);
+                    acc_q[0] = f32x4_add(acc_q[0], f32x4_mul(av, ld(bv)));
+                    acc_q[1] = f32x4_add(acc_q[1], f32x4_mul(av, ld(bv.add(4))));
+                }
+            }
+        }
+        for (r, acc_r) in acc.iter().enumerate() {
+            for (q, acc_q) in acc_r.iter().enumerate() {
+                let col = j + q * Simd::NR;
+                let cp = c.add((i + r) * ldc + col);
+                if col + Simd::NR <= j_end {
+                    st(cp, f32x4_add(ld(cp), acc_q[0]));
+                    st(cp.add(4), f32x4_add(ld(cp.add(4)), acc_q[1]));
+                } else if col < j_end {
+                    // Edge panel: the same sums, added one by one (the vector add's rounding).
+                    let mut tmp = [0.0f32; 8];
+                    st(tmp.as_mut_ptr(), acc_q[0]);
+                    st(tmp.as_mut_ptr().add(4), acc_q[1]);
+                    for (x, &t) in tmp.iter().enumerate().take(j_end - col) {
+                        *cp.add(x) += t;
+                    }
+                }
+            }
+        }
+        p0 += kc;
     }
 }
 

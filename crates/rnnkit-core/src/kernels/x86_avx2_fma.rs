@@ -91,7 +91,7 @@ pub fn gemm_tn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb:
 pub fn pack_b(pb: &mut PackedB<'_, f32>) {
     gemm::check("b", pb.b.len(), if pb.trans { pb.n } else { pb.k }, if pb.trans { pb.k } else { pb.n }, pb.ldb);
     // SAFETY: b checked as a (k, n) operand just above.
-    unsafe { gemm::pack_b_full::<Avx2>(&mut pb.panels, View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) };
+    pb.panels = unsafe { gemm::pack_b_full::<Avx2>(View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) }.into();
     pb.level = Level::Avx2Fma;
 }
 
@@ -105,9 +105,20 @@ pub fn gemm_packed(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, p
     gemm::check("c", c.len(), m, n, ldc);
     gemm::check("a", a.len(), m, k, lda);
     need_cpu();
-    let b = BSrc::Packed { ptr: pb.panels.as_ptr(), n_pad: (n + Avx2::NR - 1) / Avx2::NR * Avx2::NR };
+    let n_pad = (n + Avx2::NR - 1) / Avx2::NR * Avx2::NR;
+    let av = View::new(a, lda, false);
     // SAFETY: sizes checked above (panels length matches k, n), CPU checked.
-    unsafe { gemm::gemm::<Avx2>(c.as_mut_ptr(), ldc, View::new(a, lda, false), b, m, n, k) }
+    unsafe {
+        if m <= FEW_ROWS {
+            let sh = Shared { c: c.as_mut_ptr(), a: av, b: pb.panels.as_ptr() };
+            gemm::split_cols(n, Avx2::NR, m * n * k, &|j0, j1| {
+                let (c, a, b) = sh.get();
+                gemm::few_rows_packed::<Avx2>(c, ldc, a, b, n_pad, m, j0, j1, k)
+            });
+        } else {
+            gemm::gemm::<Avx2>(c.as_mut_ptr(), ldc, av, BSrc::Packed { ptr: pb.panels.as_ptr(), n_pad }, m, n, k)
+        }
+    }
 }
 
 /// x ← σ(x).
@@ -161,6 +172,9 @@ unsafe fn nn_or_tn(c: &mut [f32], ldc: usize, a: View, b: &[f32], ldb: usize, m:
     }
 }
 
+/// Columns per `pack_b` panel (`Kernels::panel_width`).
+pub const PANEL_WIDTH: usize = <Avx2 as MicroKernel>::NR;
+
 struct Avx2;
 
 impl MicroKernel for Avx2 {
@@ -180,6 +194,10 @@ impl MicroKernel for Avx2 {
             2 => tile_rows::<2>(kc, a, b, c, ldc, nr),
             _ => tile_rows::<1>(kc, a, b, c, ldc, nr),
         }
+    }
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
+        packed_cols::<MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
     }
 }
 
@@ -224,6 +242,55 @@ unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: 
                 *c.add(r * ldc + j) += t;
             }
         }
+    }
+}
+
+// ---- few rows, B packed (batch-1 steps with packed weights) ----
+
+/// `MicroKernel::packed_cols` (gemm.rs `few_rows_packed`).
+///
+/// # Safety
+/// As `MicroKernel::packed_cols`.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
+    let (ap, lda) = (a.ptr, a.ld);
+    let mut p0 = 0;
+    while p0 < k {
+        let kc = scalar::KC.min(k - p0);
+        // Panel q of this block: kc × NR values, p-major.
+        let bp = b.add(p0 * n_pad + j * kc);
+        let mut acc = [[[_mm256_setzero_ps(); 2]; NP]; MA];
+        for p in 0..kc {
+            let bq = bp.add(p * Avx2::NR);
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let av = _mm256_broadcast_ss(&*ap.add((i + r) * lda + p0 + p));
+                for (q, acc_q) in acc_r.iter_mut().enumerate() {
+                    let bv = bq.add(q * kc * Avx2::NR);
+                    acc_q[0] = _mm256_add_ps(acc_q[0], _mm256_mul_ps(av, _mm256_loadu_ps(bv)));
+                    acc_q[1] = _mm256_add_ps(acc_q[1], _mm256_mul_ps(av, _mm256_loadu_ps(bv.add(8))));
+                }
+            }
+        }
+        for (r, acc_r) in acc.iter().enumerate() {
+            for (q, acc_q) in acc_r.iter().enumerate() {
+                let col = j + q * Avx2::NR;
+                let cp = c.add((i + r) * ldc + col);
+                if col + Avx2::NR <= j_end {
+                    _mm256_storeu_ps(cp, _mm256_add_ps(_mm256_loadu_ps(cp), acc_q[0]));
+                    _mm256_storeu_ps(cp.add(8), _mm256_add_ps(_mm256_loadu_ps(cp.add(8)), acc_q[1]));
+                } else if col < j_end {
+                    // Edge panel: the same sums, added one by one (the vector add's rounding).
+                    let mut tmp = [0.0f32; 16];
+                    _mm256_storeu_ps(tmp.as_mut_ptr(), acc_q[0]);
+                    _mm256_storeu_ps(tmp.as_mut_ptr().add(8), acc_q[1]);
+                    for (x, &t) in tmp.iter().enumerate().take(j_end - col) {
+                        *cp.add(x) += t;
+                    }
+                }
+            }
+        }
+        p0 += kc;
     }
 }
 

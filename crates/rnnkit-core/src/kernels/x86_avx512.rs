@@ -1,0 +1,234 @@
+//! x86_64 AVX-512F: 512-bit registers, 16 f32 lanes. Chosen at run time on CPUs that have it
+//! (`is_x86_feature_detected!`), when the compiler has the intrinsics (Rust ≥ 1.89: build.rs sets
+//! `cfg(rnnkit_avx512)`; older compilers build without this level).
+//!
+//! Only the products run 512 bits wide: the packed GEMM (micro-kernel 12 × 32: 24 accumulators,
+//! two B loads and one A broadcast per k step) and the packed batch-1 product. The rest — small
+//! and few-row products with B not packed, activations, fused cells — is the avx2-fma level's
+//! code, which every AVX-512 CPU runs. Multiply, then add, as everywhere: each C element is summed
+//! in scalar.rs's order, so this level gives the same bits as every other.
+//!
+//! The safe functions first (they check sizes and the CPU), the unsafe loops below them.
+
+use super::gemm::{self, BSrc, MicroKernel, Shared, View};
+use super::is_small as small;
+use super::scalar;
+use super::x86_avx2_fma as avx2;
+use super::{Level, PackedB, FEW_ROWS};
+use std::arch::x86_64::*;
+
+/// Whether this CPU runs this file (cached by std after the first call).
+pub fn detected() -> bool {
+    avx2::detected() && is_x86_feature_detected!("avx512f")
+}
+
+fn need_cpu() {
+    assert!(detected(), "kernels: the avx512 level was called on a CPU without AVX-512F");
+}
+
+fn n_pad(n: usize) -> usize {
+    (n + Avx512::NR - 1) / Avx512::NR * Avx512::NR
+}
+
+// ---- safe entry points (the `Kernels` rows) ----
+
+/// Whether a product goes to the avx2-fma code (small, few rows with B not packed, or empty).
+fn narrow(m: usize, n: usize, k: usize) -> bool {
+    m <= FEW_ROWS || small(m, n, k) || n == 0 || k == 0
+}
+
+/// c (m, n; ldc) += a (m, k; lda) · bᵀ, b (n, k; ldb).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nt(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, m: usize, n: usize, k: usize) {
+    if narrow(m, n, k) {
+        return avx2::gemm_nt(c, ldc, a, lda, b, ldb, m, n, k);
+    }
+    gemm::check_gemm(c.len(), ldc, a.len(), lda, false, b.len(), ldb, true, m, n, k);
+    need_cpu();
+    // SAFETY: sizes checked above, CPU checked by need_cpu.
+    unsafe { gemm::gemm::<Avx512>(c.as_mut_ptr(), ldc, View::new(a, lda, false), BSrc::View(View::new(b, ldb, true)), m, n, k) }
+}
+
+/// c (m, n; ldc) += a (m, k; lda) · b, b (k, n; ldb).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, m: usize, n: usize, k: usize) {
+    if narrow(m, n, k) {
+        return avx2::gemm_nn(c, ldc, a, lda, b, ldb, m, n, k);
+    }
+    gemm::check_gemm(c.len(), ldc, a.len(), lda, false, b.len(), ldb, false, m, n, k);
+    need_cpu();
+    // SAFETY: sizes checked above, CPU checked by need_cpu.
+    unsafe { gemm::gemm::<Avx512>(c.as_mut_ptr(), ldc, View::new(a, lda, false), BSrc::View(View::new(b, ldb, false)), m, n, k) }
+}
+
+/// c (m, n; ldc) += aᵀ · b, a (k, m; lda), b (k, n; ldb).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_tn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, m: usize, n: usize, k: usize) {
+    if narrow(m, n, k) {
+        return avx2::gemm_tn(c, ldc, a, lda, b, ldb, m, n, k);
+    }
+    gemm::check_gemm(c.len(), ldc, a.len(), lda, true, b.len(), ldb, false, m, n, k);
+    need_cpu();
+    // SAFETY: sizes checked above, CPU checked by need_cpu.
+    unsafe { gemm::gemm::<Avx512>(c.as_mut_ptr(), ldc, View::new(a, lda, true), BSrc::View(View::new(b, ldb, false)), m, n, k) }
+}
+
+/// Packs B into this level's panels (see gemm.rs).
+pub fn pack_b(pb: &mut PackedB<'_, f32>) {
+    gemm::check("b", pb.b.len(), if pb.trans { pb.n } else { pb.k }, if pb.trans { pb.k } else { pb.n }, pb.ldb);
+    // SAFETY: b checked as a (k, n) operand just above.
+    pb.panels = unsafe { gemm::pack_b_full::<Avx512>(View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) }.into();
+    pb.level = Level::Avx512;
+}
+
+/// c (m, n; ldc) += a (m, k; lda) · B, B prepared by `pack_b` (or read plainly if it was not).
+pub fn gemm_packed(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, pb: &PackedB<'_, f32>) {
+    let (n, k) = (pb.n, pb.k);
+    if m == 0 || small(m, n, k) || pb.level != Level::Avx512 || pb.panels.len() != k * n_pad(n) {
+        return if pb.trans { gemm_nt(c, ldc, a, lda, pb.b, pb.ldb, m, n, k) } else { gemm_nn(c, ldc, a, lda, pb.b, pb.ldb, m, n, k) };
+    }
+    gemm::check("c", c.len(), m, n, ldc);
+    gemm::check("a", a.len(), m, k, lda);
+    need_cpu();
+    let av = View::new(a, lda, false);
+    let n_pad = n_pad(n);
+    // SAFETY: sizes checked above (panels length matches k, n), CPU checked.
+    unsafe {
+        if m <= FEW_ROWS {
+            let sh = Shared { c: c.as_mut_ptr(), a: av, b: pb.panels.as_ptr() };
+            gemm::split_cols(n, Avx512::NR, m * n * k, &|j0, j1| {
+                let (c, a, b) = sh.get();
+                gemm::few_rows_packed::<Avx512>(c, ldc, a, b, n_pad, m, j0, j1, k)
+            });
+        } else {
+            gemm::gemm::<Avx512>(c.as_mut_ptr(), ldc, av, BSrc::Packed { ptr: pb.panels.as_ptr(), n_pad }, m, n, k)
+        }
+    }
+}
+
+// ---- GEMM ----
+
+/// Columns per `pack_b` panel (`Kernels::panel_width`).
+pub const PANEL_WIDTH: usize = <Avx512 as MicroKernel>::NR;
+
+struct Avx512;
+
+impl MicroKernel for Avx512 {
+    const MR: usize = 12;
+    const NR: usize = 32;
+    const KC: usize = scalar::KC;
+    const MC: usize = 144;
+    const NC: usize = 2048;
+    /// # Safety
+    /// As `MicroKernel::tile`: panels and tile in bounds, CPU has AVX-512F.
+    unsafe fn tile(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, mr: usize, nr: usize) {
+        match mr {
+            12 => tile_rows::<12>(kc, a, b, c, ldc, nr),
+            11 => tile_rows::<11>(kc, a, b, c, ldc, nr),
+            10 => tile_rows::<10>(kc, a, b, c, ldc, nr),
+            9 => tile_rows::<9>(kc, a, b, c, ldc, nr),
+            8 => tile_rows::<8>(kc, a, b, c, ldc, nr),
+            7 => tile_rows::<7>(kc, a, b, c, ldc, nr),
+            6 => tile_rows::<6>(kc, a, b, c, ldc, nr),
+            5 => tile_rows::<5>(kc, a, b, c, ldc, nr),
+            4 => tile_rows::<4>(kc, a, b, c, ldc, nr),
+            3 => tile_rows::<3>(kc, a, b, c, ldc, nr),
+            2 => tile_rows::<2>(kc, a, b, c, ldc, nr),
+            _ => tile_rows::<1>(kc, a, b, c, ldc, nr),
+        }
+    }
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
+        packed_cols::<MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
+    }
+}
+
+/// Adds a 32-column accumulator pair to C row `cp` (all 32 columns, or the first `nr` one by
+/// one: the same rounding as the vector add).
+///
+/// # Safety
+/// `cp` writable for min(nr, 32) values; CPU has AVX-512F.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn add_to_c(cp: *mut f32, acc: &[__m512; 2], nr: usize) {
+    if nr >= Avx512::NR {
+        _mm512_storeu_ps(cp, _mm512_add_ps(_mm512_loadu_ps(cp), acc[0]));
+        _mm512_storeu_ps(cp.add(16), _mm512_add_ps(_mm512_loadu_ps(cp.add(16)), acc[1]));
+    } else {
+        let mut tmp = [0.0f32; 32];
+        _mm512_storeu_ps(tmp.as_mut_ptr(), acc[0]);
+        _mm512_storeu_ps(tmp.as_mut_ptr().add(16), acc[1]);
+        for (j, &t) in tmp.iter().enumerate().take(nr) {
+            *cp.add(j) += t;
+        }
+    }
+}
+
+/// The micro-kernel for the first M rows of a 12-row A panel: C (M × nr) += A · B over kc, one
+/// accumulator per element from zero, then added to C (scalar.rs's order).
+///
+/// # Safety
+/// As `MicroKernel::tile`.
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, nr: usize) {
+    // Fetch the C tile now so the update at the end does not wait for memory.
+    for r in 0..M {
+        _mm_prefetch(c.add(r * ldc) as *const i8, _MM_HINT_T0);
+        _mm_prefetch(c.add(r * ldc + nr - 1) as *const i8, _MM_HINT_T0);
+    }
+    let mut acc = [[_mm512_setzero_ps(); 2]; M];
+    let (mut ap, mut bp) = (a, b);
+    for _ in 0..kc {
+        let b0 = _mm512_loadu_ps(bp);
+        let b1 = _mm512_loadu_ps(bp.add(16));
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let av = _mm512_set1_ps(*ap.add(r));
+            acc_r[0] = _mm512_add_ps(acc_r[0], _mm512_mul_ps(av, b0));
+            acc_r[1] = _mm512_add_ps(acc_r[1], _mm512_mul_ps(av, b1));
+        }
+        ap = ap.add(Avx512::MR);
+        bp = bp.add(Avx512::NR);
+    }
+    for (r, acc_r) in acc.iter().enumerate() {
+        add_to_c(c.add(r * ldc), acc_r, nr);
+    }
+}
+
+// ---- few rows, B packed (batch-1 steps with packed weights) ----
+
+/// `MicroKernel::packed_cols` (gemm.rs `few_rows_packed`).
+///
+/// # Safety
+/// As `MicroKernel::packed_cols`.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
+    let (ap, lda) = (a.ptr, a.ld);
+    let mut p0 = 0;
+    while p0 < k {
+        let kc = scalar::KC.min(k - p0);
+        // Panel q of this block: kc × NR values, p-major.
+        let bp = b.add(p0 * n_pad + j * kc);
+        let mut acc = [[[_mm512_setzero_ps(); 2]; NP]; MA];
+        for p in 0..kc {
+            let bq = bp.add(p * Avx512::NR);
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let av = _mm512_set1_ps(*ap.add((i + r) * lda + p0 + p));
+                for (q, acc_q) in acc_r.iter_mut().enumerate() {
+                    let bv = bq.add(q * kc * Avx512::NR);
+                    acc_q[0] = _mm512_add_ps(acc_q[0], _mm512_mul_ps(av, _mm512_loadu_ps(bv)));
+                    acc_q[1] = _mm512_add_ps(acc_q[1], _mm512_mul_ps(av, _mm512_loadu_ps(bv.add(16))));
+                }
+            }
+        }
+        for (r, acc_r) in acc.iter().enumerate() {
+            for (q, acc_q) in acc_r.iter().enumerate() {
+                let col = j + q * Avx512::NR;
+                if col < j_end {
+                    add_to_c(c.add((i + r) * ldc + col), acc_q, j_end - col);
+                }
+            }
+        }
+        p0 += kc;
+    }
+}

@@ -1,0 +1,116 @@
+/**
+ * Packed weights for repeated inference (rk_rnn_pack, kept by Recurrent between calls), on every
+ * backend: forwards without gradients pack at the second call with unchanged parameters and
+ * then give the same bits as before; single steps equal the sequence forward bit for bit; any
+ * write to the parameters (optimizer step, loadStateDict, resetParameters) is seen by the next
+ * forward — compared with a fresh module holding the same weights.
+ */
+import { beforeAll, describe, expect, test } from 'vitest';
+import { Gru, Lstm, Rnn, Sgd, Tensor, init, type Recurrent } from '../ts/node.js';
+import { testBackends } from './support/backends.js';
+
+function values(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+/** Sizes large enough that the products take the packed kernels (not the small-product path). */
+function makers(): [string, () => Recurrent][] {
+  return [
+    ['lstm 2 layers', () => new Lstm({ inputSize: 40, hiddenSize: 64, numLayers: 2 })],
+    ['lstm proj', () => new Lstm({ inputSize: 40, hiddenSize: 64, projSize: 24 })],
+    ['gru', () => new Gru({ inputSize: 40, hiddenSize: 64 })],
+    ['gru reset before', () => new Gru({ inputSize: 40, hiddenSize: 64, resetAfter: false })],
+    ['rnn', () => new Rnn({ inputSize: 40, hiddenSize: 96 })],
+  ];
+}
+
+const isPacked = (m: Recurrent) => (m as unknown as { packed: unknown }).packed !== null;
+
+function sameBits(what: string, got: Float32Array, want: Float32Array): void {
+  expect(got.length, what).toBe(want.length);
+  const a = new Uint32Array(got.buffer, got.byteOffset, got.length);
+  const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  const bad = a.findIndex((v, i) => v !== b[i]);
+  expect(bad, `${what}: first differing element ${bad} (${got[bad]} vs ${want[bad]})`).toBe(-1);
+}
+
+/** A fresh module with m's weights: its forward packs nothing (first call). */
+function freshForward(make: () => Recurrent, m: Recurrent, x: Tensor): Float32Array {
+  const f = make();
+  f.loadStateDict(m.stateDict());
+  const out = f.forward(x, { noGrad: true }).output.data;
+  f.dispose();
+  return out;
+}
+
+for (const backend of testBackends()) {
+  describe(`packed weights on ${backend}`, () => {
+    beforeAll(async () => {
+      await init({ backend });
+    });
+
+    for (const [label, make] of makers()) {
+      test(`${label}: packed forwards and single steps give the unpacked bits`, () => {
+        const m = make();
+        const [T, B, I] = [5, 1, 40];
+        const x = new Tensor(values(T * B * I, 3), [T, B, I]);
+        const first = m.forward(x, { noGrad: true });
+        expect(isPacked(m)).toBe(false);
+        const second = m.forward(x, { noGrad: true });
+        expect(isPacked(m)).toBe(true);
+        sameBits('output, packed', second.output.data, first.output.data);
+        sameBits('hN, packed', second.hN.data, first.hN.data);
+        // Batch 3 and a forward with gradients (training mode) use the packed weights too.
+        const x3 = new Tensor(values(T * 3 * I, 4), [T, 3, I]);
+        sameBits('batch 3', m.forward(x3, { noGrad: true }).output.data, freshForward(make, m, x3));
+        let state: { h: Tensor; c?: Tensor } | undefined;
+        for (let t = 0; t < T; t++) {
+          const s = m.step({ data: x.data.slice(t * I, (t + 1) * I), shape: [1, I] }, state);
+          sameBits(`step ${t}`, s.output.data, first.output.data.subarray(t * m.hOut, (t + 1) * m.hOut));
+          state = s;
+        }
+        sameBits('hN after steps', state!.h.data, first.hN.data);
+        m.dispose();
+      });
+
+      test(`${label}: writes to the parameters are seen by the next packed forward`, () => {
+        const m = make();
+        const [T, B, I] = [4, 2, 40];
+        const x = new Tensor(values(T * B * I, 5), [T, B, I]);
+        const warm = () => {
+          m.forward(x, { noGrad: true });
+          m.forward(x, { noGrad: true });
+          expect(isPacked(m)).toBe(true);
+        };
+        const before = (warm(), m.forward(x, { noGrad: true }).output.data);
+
+        // An optimizer step.
+        const opt = new Sgd(m, { lr: 0.5 });
+        const y = m.forward(x);
+        m.zeroGrad();
+        m.backward({ output: new Tensor(values(y.output.data.length, 6), y.output.shape) });
+        opt.step();
+        const afterStep = m.forward(x, { noGrad: true }).output.data;
+        sameBits('after an optimizer step', afterStep, freshForward(make, m, x));
+        expect(Array.from(afterStep)).not.toEqual(Array.from(before));
+
+        // loadStateDict with other weights.
+        warm();
+        const other = make();
+        m.loadStateDict(other.stateDict());
+        sameBits('after loadStateDict', m.forward(x, { noGrad: true }).output.data, other.forward(x, { noGrad: true }).output.data);
+        other.dispose();
+
+        // resetParameters.
+        warm();
+        m.resetParameters();
+        sameBits('after resetParameters', m.forward(x, { noGrad: true }).output.data, freshForward(make, m, x));
+        m.dispose();
+      });
+    }
+  });
+}
