@@ -4,7 +4,9 @@
 //! packs nothing, and batch-1 steps stream contiguous panels at memory speed instead of reading
 //! W column-wise.
 //!
-//! The buffer starts with a header (magic, kernel level, parameter count, length). A buffer packed
+//! The buffer starts with a header (magic, kernel level, parameter count, length, padding), then
+//! 0..15 values of padding so the panels start on a 64-byte boundary where the buffer was when
+//! packed (a vector load straddling two cache lines costs about two). A buffer packed
 //! under another kernel level is ignored: every level computes the same bits, so that costs only
 //! speed. Keeping it in step with the parameters is the caller's job: ts/nn/recurrent.ts repacks
 //! when the parameter buffer has been written since (`DeviceBuffer.version`).
@@ -16,7 +18,9 @@ use crate::CellKind;
 use std::ops::Range;
 
 const MAGIC: f32 = 5_263_211.0;
-const HEADER: usize = 6;
+const HEADER: usize = 7;
+/// Room for the padding that aligns the panels to 64 bytes.
+const SLACK: usize = 15;
 
 /// A weight matrix W (rows × cols, row-major) at `at` in the parameters, multiplied in forward
 /// orientation (C += X·Wᵀ: k = cols, n = rows).
@@ -69,7 +73,7 @@ fn panel_len(m: &Mat, nr: usize) -> usize {
 }
 
 fn total_len(mats: &[StateMats], nr: usize) -> Result<usize> {
-    let mut len = HEADER;
+    let mut len = HEADER + SLACK;
     for m in mats.iter().flat_map(|s| s.all()).flatten() {
         len = len.checked_add(panel_len(m, nr)).ok_or_else(|| Error::bad_argument("packed weights: size overflows".to_string()))?;
     }
@@ -102,8 +106,10 @@ pub fn pack_weights(cfg: &RnnConfig, params: &[f32], out: &mut [f32]) -> Result<
     }
     let [c0, c1] = halves(count);
     let [l0, l1] = halves(len);
-    out[..HEADER].copy_from_slice(&[MAGIC, t.level as u8 as f32, c0, c1, l0, l1]);
-    let mut at = HEADER;
+    // Values to skip after the header so the panels start on a 64-byte boundary.
+    let pad = (16 - (out[HEADER..].as_ptr() as usize / 4) % 16) % 16;
+    out[..HEADER].copy_from_slice(&[MAGIC, t.level as u8 as f32, c0, c1, l0, l1, pad as f32]);
+    let mut at = HEADER + pad;
     for m in mats.iter().flat_map(|s| s.all()).flatten() {
         let n = panel_len(m, t.panel_width);
         if n == 0 {
@@ -134,7 +140,7 @@ pub(crate) struct StatePanels<'a> {
 /// when it is not a packed-weights buffer of this configuration.
 pub(crate) fn open<'a>(cfg: &RnnConfig, packed: &'a [f32]) -> Result<Option<Vec<StatePanels<'a>>>> {
     let count = cfg.param_count();
-    if packed.len() < HEADER || packed[0] != MAGIC {
+    if packed.len() < HEADER + SLACK || packed[0] != MAGIC || !(0.0..=SLACK as f32).contains(&packed[6]) {
         return Err(Error::bad_argument("packed: not a buffer written by rk_rnn_pack (header missing)".to_string()));
     }
     if packed[2..4] != halves(count) || packed[4..6] != halves(packed.len()) {
@@ -151,7 +157,7 @@ pub(crate) fn open<'a>(cfg: &RnnConfig, packed: &'a [f32]) -> Result<Option<Vec<
     if packed[1] != t.level as u8 as f32 || t.panel_width == 0 || total_len(&mats, t.panel_width)? != packed.len() {
         return Ok(None);
     }
-    let mut at = HEADER;
+    let mut at = HEADER + packed[6] as usize;
     let mut take = |m: &Mat| {
         let n = panel_len(m, t.panel_width);
         let s = &packed[at..at + n];

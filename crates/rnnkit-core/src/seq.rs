@@ -12,13 +12,12 @@ use crate::cell::rnn::{rnn_step_backward, rnn_step_forward};
 use crate::cell::{add_bias_rows, zero};
 use crate::config::{CellKind, LayerParams, RnnConfig};
 use crate::error::{checked_product, Error, ErrorCode, Result};
-use crate::kernels::PackedB;
+use crate::kernels::{PackedB, Panels};
 use crate::packing::Packing;
 use crate::prepack::{self, StatePanels};
 use crate::real::Real;
 use crate::rng::SplitMix64;
 use std::any::Any;
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ops::{Deref, DerefMut, Range};
 
@@ -466,7 +465,7 @@ impl<'a, T: Real> Recurrent<'a, T> {
         let prep = |w: &'a [T], rows: usize, cols: usize, panels: Option<&'a [f32]>| -> PackedB<'a, T> {
             let (k, n) = if forward { (cols, rows) } else { (rows, cols) };
             if let (Some(panels), Some(pre)) = (panels, pre) {
-                PackedB { panels: Cow::Borrowed(panels), level: pre.level, ..PackedB::plain(w, cols, forward, k, n) }
+                PackedB { panels: Panels::Borrowed(panels), level: pre.level, ..PackedB::plain(w, cols, forward, k, n) }
             } else if pack {
                 T::pack_b(w, cols, forward, k, n)
             } else {
@@ -516,7 +515,7 @@ fn direction_forward<T: Real>(
     zero(dc.gates);
     match pre {
         Some(pre) => {
-            let pb = PackedB { panels: Cow::Borrowed(pre.ih), level: pre.level, ..PackedB::plain(w_ih, lp.input, true, lp.input, gh) };
+            let pb = PackedB { panels: Panels::Borrowed(pre.ih), level: pre.level, ..PackedB::plain(w_ih, lp.input, true, lp.input, gh) };
             T::gemm_packed(dc.gates, gh, x, lp.input, n, &pb);
         }
         None => T::gemm_nt(dc.gates, gh, x, lp.input, w_ih, lp.input, n, gh, lp.input),

@@ -18,7 +18,7 @@
 //! B may also come pre-packed for the whole (k, n) (`PackedB`, the recurrent weights): the
 //! panels of KC block pc then start at pc·n_pad, panel q of that block at pc·n_pad + q·kc·NR.
 
-use super::pool;
+use super::{pool, AlignedVec};
 use std::cell::RefCell;
 
 /// One variant's register tile.
@@ -159,13 +159,7 @@ pub(crate) fn check_gemm(c: usize, ldc: usize, a: usize, lda: usize, a_trans: bo
 
 thread_local! {
     /// Packing buffers of this thread (A block, B block), kept between calls.
-    static BUFS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
-}
-
-fn grow(v: &mut Vec<f32>, len: usize) {
-    if v.len() < len {
-        v.resize(len, 0.0);
-    }
+    static BUFS: RefCell<(AlignedVec, AlignedVec)> = const { RefCell::new((AlignedVec::new(), AlignedVec::new())) };
 }
 
 /// Packs A rows i0..i0+mc, columns p0..p0+kc into MR-tall panels (kc × MR, zero rows past mc).
@@ -265,9 +259,9 @@ unsafe fn pack_b<K: MicroKernel>(dst: &mut [f32], b: View, p0: usize, kc: usize,
 ///
 /// # Safety
 /// `b` was checked as a (k, n) operand.
-pub(crate) unsafe fn pack_b_full<K: MicroKernel>(b: View, k: usize, n: usize) -> Vec<f32> {
+pub(crate) unsafe fn pack_b_full<K: MicroKernel>(b: View, k: usize, n: usize) -> AlignedVec {
     let n_pad = (n + K::NR - 1) / K::NR * K::NR;
-    let mut dst = vec![0.0; k * n_pad];
+    let mut dst = AlignedVec::zeroed(k * n_pad);
     let mut pc = 0;
     while pc < k {
         let kc = K::KC.min(k - pc);
@@ -286,9 +280,9 @@ unsafe fn block<K: MicroKernel>(c: *mut f32, ldc: usize, ops: Operands, i0: usiz
     BUFS.with(|bufs| {
         let mut bufs = bufs.borrow_mut();
         let (abuf, bbuf) = &mut *bufs;
-        grow(abuf, K::MC * K::KC);
+        abuf.grow(K::MC * K::KC);
         if let BSrc::View(_) = ops.b {
-            grow(bbuf, K::NC.min((j1 - j0 + K::NR - 1) / K::NR * K::NR) * K::KC);
+            bbuf.grow(K::NC.min((j1 - j0 + K::NR - 1) / K::NR * K::NR) * K::KC);
         }
         let mut jc = j0;
         while jc < j1 {

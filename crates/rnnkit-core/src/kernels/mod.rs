@@ -37,7 +37,7 @@ pub mod x86_avx2_fma;
 #[cfg(all(target_arch = "x86_64", rnnkit_avx512))]
 pub mod x86_avx512;
 
-use std::borrow::Cow;
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Signature shared by the three GEMM shapes (see `Real::gemm_*` for their meaning).
@@ -78,15 +78,75 @@ pub struct PackedB<'a, T> {
     pub k: usize,
     pub n: usize,
     /// Panels in the layout of `level`'s GEMM (gemm.rs); empty = not packed, read `b`. Borrowed
-    /// when the weights were packed ahead of the call (`seq::pack_weights`).
-    pub panels: Cow<'a, [f32]>,
+    /// when the weights were packed ahead of the call (prepack.rs).
+    pub panels: Panels<'a>,
     pub level: Level,
 }
 
 impl<'a, T> PackedB<'a, T> {
     /// B not packed (yet): every level can multiply by it, reading `b` directly.
     pub fn plain(b: &'a [T], ldb: usize, trans: bool, k: usize, n: usize) -> PackedB<'a, T> {
-        PackedB { b, ldb, trans, k, n, panels: Cow::Borrowed(&[]), level: Level::Scalar }
+        PackedB { b, ldb, trans, k, n, panels: Panels::Borrowed(&[]), level: Level::Scalar }
+    }
+}
+
+/// f32 values that start on a 64-byte boundary (a cache line, one 512-bit vector): packing
+/// buffers. A vector load that straddles two cache lines costs about two.
+pub struct AlignedVec {
+    v: Vec<f32>,
+    off: usize,
+    len: usize,
+}
+
+impl AlignedVec {
+    /// Values per 64 bytes.
+    const LANES: usize = 16;
+    pub const fn new() -> AlignedVec {
+        AlignedVec { v: Vec::new(), off: 0, len: 0 }
+    }
+    pub fn zeroed(len: usize) -> AlignedVec {
+        let mut a = AlignedVec::new();
+        a.grow(len);
+        a
+    }
+    /// Holds at least `len` values afterwards (zeros where it grew; may be longer).
+    pub fn grow(&mut self, len: usize) {
+        if self.len >= len {
+            return;
+        }
+        self.v = vec![0.0; len + Self::LANES - 1];
+        // Vec<f32> is 4-byte aligned: skip 0..15 values to reach the next 64-byte boundary.
+        self.off = (Self::LANES - (self.v.as_ptr() as usize / 4) % Self::LANES) % Self::LANES;
+        self.len = len;
+    }
+}
+
+impl Deref for AlignedVec {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.v[self.off..self.off + self.len]
+    }
+}
+
+impl DerefMut for AlignedVec {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.v[self.off..self.off + self.len]
+    }
+}
+
+/// The panels of a `PackedB`: packed for this call, or borrowed from weights packed ahead.
+pub enum Panels<'a> {
+    Owned(AlignedVec),
+    Borrowed(&'a [f32]),
+}
+
+impl Deref for Panels<'_> {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        match self {
+            Panels::Owned(v) => v,
+            Panels::Borrowed(s) => s,
+        }
     }
 }
 

@@ -15,7 +15,7 @@
 use super::gemm::{self, BSrc, MicroKernel, View};
 use super::FEW_ROWS;
 use super::scalar::{self, EXP_HI, EXP_LO, EXP_P, LN2_HI, LN2_LO, LOG2E, ROUND, SIGN, TANH_Q, TANH_SMALL};
-use super::{Level, PackedB};
+use super::{Level, PackedB, Panels};
 use core::arch::wasm32::*;
 
 use super::is_small as small;
@@ -90,7 +90,7 @@ pub fn gemm_tn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb:
 pub fn pack_b(pb: &mut PackedB<'_, f32>) {
     gemm::check("b", pb.b.len(), if pb.trans { pb.n } else { pb.k }, if pb.trans { pb.k } else { pb.n }, pb.ldb);
     // SAFETY: b checked as a (k, n) operand just above.
-    pb.panels = unsafe { gemm::pack_b_full::<Simd>(View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) }.into();
+    pb.panels = Panels::Owned(unsafe { gemm::pack_b_full::<Simd>(View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) });
     pb.level = Level::Simd128;
 }
 

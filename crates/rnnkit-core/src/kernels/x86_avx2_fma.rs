@@ -15,7 +15,7 @@
 
 use super::gemm::{self, BSrc, MicroKernel, Shared, View};
 use super::scalar::{self, EXP_HI, EXP_LO, EXP_P, LN2_HI, LN2_LO, LOG2E, ROUND, SIGN, TANH_Q, TANH_SMALL};
-use super::{Level, PackedB, FEW_ROWS};
+use super::{Level, PackedB, Panels, FEW_ROWS};
 use std::arch::x86_64::*;
 
 /// Whether this CPU runs this file (cached by std after the first call).
@@ -91,7 +91,7 @@ pub fn gemm_tn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb:
 pub fn pack_b(pb: &mut PackedB<'_, f32>) {
     gemm::check("b", pb.b.len(), if pb.trans { pb.n } else { pb.k }, if pb.trans { pb.k } else { pb.n }, pb.ldb);
     // SAFETY: b checked as a (k, n) operand just above.
-    pb.panels = unsafe { gemm::pack_b_full::<Avx2>(View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) }.into();
+    pb.panels = Panels::Owned(unsafe { gemm::pack_b_full::<Avx2>(View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) });
     pb.level = Level::Avx2Fma;
 }
 

@@ -14,7 +14,7 @@ use super::gemm::{self, BSrc, MicroKernel, Shared, View};
 use super::is_small as small;
 use super::scalar;
 use super::x86_avx2_fma as avx2;
-use super::{Level, PackedB, FEW_ROWS};
+use super::{Level, PackedB, Panels, FEW_ROWS};
 use std::arch::x86_64::*;
 
 /// Whether this CPU runs this file (cached by std after the first call).
@@ -77,7 +77,7 @@ pub fn gemm_tn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb:
 pub fn pack_b(pb: &mut PackedB<'_, f32>) {
     gemm::check("b", pb.b.len(), if pb.trans { pb.n } else { pb.k }, if pb.trans { pb.k } else { pb.n }, pb.ldb);
     // SAFETY: b checked as a (k, n) operand just above.
-    pb.panels = unsafe { gemm::pack_b_full::<Avx512>(View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) }.into();
+    pb.panels = Panels::Owned(unsafe { gemm::pack_b_full::<Avx512>(View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) });
     pb.level = Level::Avx512;
 }
 
