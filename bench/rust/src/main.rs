@@ -17,7 +17,8 @@
 //! No `std::hint::black_box` at MSRV 1.63: results are read back with a volatile read.
 
 use rnnkit_core::kernels::{self, pool, Kernels, Level, PackedB};
-use rnnkit_core::{seq_backward, seq_cache_len, seq_forward, CellKind, RnnConfig, SeqBuffers, SeqGradBuffers};
+use rnnkit_core::prepack;
+use rnnkit_core::{seq_backward, seq_cache_len, seq_forward, seq_forward_packed, CellKind, RnnConfig, SeqBuffers, SeqGradBuffers};
 use std::time::Instant;
 
 struct Rng(u64);
@@ -275,9 +276,16 @@ fn train(levels: &[&'static Kernels], thread_counts: &[usize], min_s: f64, only:
                     continue;
                 }
                 pool::set_threads(th).unwrap();
+                // Inference as rnnkit's TS layer runs it: weights packed ahead, no cache.
+                let mut packed = vec![0.0; prepack::packed_weights_len(&cfg).unwrap()];
+                prepack::pack_weights(&cfg, &params, &mut packed).unwrap();
                 let s = time(min_s, || {
-                    let bufs = SeqBuffers { params: &params, input: &input, lengths: None, h0: None, c0: None, output: &mut output, h_n: &mut h_n, c_n: if lstm { Some(&mut c_n) } else { None }, cache: Some(&mut cache) };
-                    seq_forward(&cfg, t, b, bufs).unwrap();
+                    let bufs = SeqBuffers { params: &params, input: &input, lengths: None, h0: None, c0: None, output: &mut output, h_n: &mut h_n, c_n: if lstm { Some(&mut c_n) } else { None }, cache: if fwd_only { None } else { Some(&mut cache) } };
+                    if fwd_only {
+                        seq_forward_packed(&cfg, None, t, b, bufs, Some(&packed)).unwrap();
+                    } else {
+                        seq_forward(&cfg, t, b, bufs).unwrap();
+                    }
                     if !fwd_only {
                         let g = SeqGradBuffers { params: &params, lengths: None, cache: &cache, d_output: Some(&d_out), d_h_n: None, d_c_n: None, d_input: Some(&mut d_input), d_h0: None, d_c0: None, d_params: &mut d_params };
                         seq_backward(&cfg, t, b, g).unwrap();
@@ -357,10 +365,11 @@ fn main() {
         let levels: Vec<&'static Kernels> = kernels::available().into_iter().filter_map(kernels::table).collect();
         let all = pool::threads();
         let counts: Vec<usize> = if all > 1 { vec![1, all] } else { vec![1] };
-        // train [CONFIG]: one configuration only, best level, 1 thread (for `perf record`).
+        // train [CONFIG [THREADS]]: one configuration only, best level, 1 thread (for `perf record`).
         let only = std::env::args().nth(2);
         if only.is_some() {
-            train(&levels[..1], &[1], 2.0, only.as_deref());
+            let th = std::env::args().nth(3).and_then(|v| v.parse().ok()).unwrap_or(1);
+            train(&levels[..1], &[th], 2.0, only.as_deref());
         } else {
             train(&levels, &counts, 0.5, None);
         }
