@@ -82,21 +82,30 @@ function cpuTimes() {
 
 // ---------------------------------------------------------------- peaks
 
-function fmaPeak() {
-  const out = { sources: {} };
+/**
+ * Single-core fp32 FMA peaks: AVX2 (256-bit) always, AVX-512 (512-bit) when the CPU has it. Each
+ * from the Rust probe (bench/rust, `rnnkit-bench peak`) with bench/fma_peak.c as the cross-check
+ * (or alone when the Rust probe is not there or was built without AVX-512 support).
+ */
+function fmaPeak(simd) {
+  const widths = { avx2: { flags: ['-mavx2', '-mfma'], rust: /FMA peak \(AVX2[^:\n]*:\s*([\d.]+)\s*GFLOP\/s/i } };
+  if (simd.includes('avx512f')) widths.avx512 = { flags: ['-mavx512f', '-mfma'], rust: /FMA peak \(AVX-512[^:\n]*:\s*([\d.]+)\s*GFLOP\/s/i };
+  const out = {};
+  for (const w of Object.keys(widths)) out[w] = { sources: {} };
   // 1. The Rust probe (bench/rust, crate rnnkit-bench), if this tree has it.
   if (existsSync(join(here, 'rust', 'Cargo.toml'))) {
     const bin = join(root, 'target', 'release', 'rnnkit-bench');
+    let buildError = null;
     if (!QUICK || !existsSync(bin)) {
       log('building the Rust peak probe (cargo build --release -p rnnkit-bench)');
       const b = spawnSync('cargo', ['build', '--release', '-q', '-p', 'rnnkit-bench'], { cwd: root, encoding: 'utf8', timeout: 300_000 });
-      if (b.status !== 0) out.sources.rustError = `cargo build failed: ${(b.stderr || b.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`;
+      if (b.status !== 0) buildError = `cargo build failed: ${(b.stderr || b.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`;
     }
-    if (existsSync(bin)) {
-      const r = spawnSync(bin, ['peak'], { encoding: 'utf8', timeout: 120_000 });
-      const m = (r.stdout ?? '').match(/FMA peak[^:\n]*:\s*([\d.]+)\s*GFLOP\/s/i);
-      if (m) out.sources.rust = { gflops: +m[1], line: r.stdout.split('\n').find((l) => /FMA peak/i.test(l)).trim() };
-      else out.sources.rustError ??= `rnnkit-bench peak printed no peak: ${(r.stdout || r.stderr || '').trim().slice(0, 200)}`;
+    const r = existsSync(bin) ? spawnSync(bin, ['peak'], { encoding: 'utf8', timeout: 120_000 }) : null;
+    for (const [w, spec] of Object.entries(widths)) {
+      const m = (r?.stdout ?? '').match(spec.rust);
+      if (m) out[w].sources.rust = { gflops: +m[1], line: r.stdout.split('\n').find((l) => spec.rust.test(l)).trim() };
+      else out[w].sources.rustError = buildError ?? `rnnkit-bench peak printed no ${w} peak: ${(r?.stdout || r?.stderr || 'not built').trim().slice(0, 200)}`;
     }
   }
   // 2. bench/fma_peak.c with the system C compiler (always, as a cross-check).
@@ -104,20 +113,25 @@ function fmaPeak() {
   if (cc && process.arch === 'x64') {
     const dir = mkdtempSync(join(os.tmpdir(), 'rnnkit-peak-'));
     try {
-      const exe = join(dir, 'fma_peak');
-      const b = spawnSync(cc, ['-O2', '-mavx2', '-mfma', join(here, 'fma_peak.c'), '-o', exe], { encoding: 'utf8' });
-      if (b.status === 0) {
-        const r = spawnSync(exe, [], { encoding: 'utf8', timeout: 60_000 });
-        const m = (r.stdout ?? '').match(/fma_peak_gflops\s+([\d.]+)/);
-        if (m) out.sources.c = { gflops: +m[1], compiler: cc };
-      } else out.sources.cError = b.stderr.trim().split('\n').slice(-2).join(' | ');
+      for (const [w, spec] of Object.entries(widths)) {
+        const exe = join(dir, `fma_peak_${w}`);
+        const b = spawnSync(cc, ['-O2', ...spec.flags, join(here, 'fma_peak.c'), '-o', exe], { encoding: 'utf8' });
+        if (b.status === 0) {
+          const r = spawnSync(exe, [], { encoding: 'utf8', timeout: 60_000 });
+          const m = (r.stdout ?? '').match(/fma_peak_gflops\s+([\d.]+)/);
+          if (m) out[w].sources.c = { gflops: +m[1], compiler: `${cc} -O2 ${spec.flags.join(' ')}` };
+        } else out[w].sources.cError = b.stderr.trim().split('\n').slice(-2).join(' | ');
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  const pick = out.sources.rust ? ['rust', 'bench/rust (rnnkit-bench peak)'] : out.sources.c ? ['c', `bench/fma_peak.c (${out.sources.c.compiler} -O2 -mavx2 -mfma)`] : null;
-  out.gflops = pick ? out.sources[pick[0]].gflops : null;
-  out.source = pick ? pick[1] : 'not measured (no Rust probe and no C compiler)';
+  for (const [w, p] of Object.entries(out)) {
+    const pick = p.sources.rust ? ['rust', 'bench/rust (rnnkit-bench peak)'] : p.sources.c ? ['c', `bench/fma_peak.c (${p.sources.c.compiler})`] : null;
+    p.gflops = pick ? p.sources[pick[0]].gflops : null;
+    p.source = pick ? pick[1] : 'not measured (no Rust probe and no C compiler)';
+    p.isa = w === 'avx512' ? 'AVX-512 (512-bit)' : 'AVX2 (256-bit)';
+  }
   return out;
 }
 
@@ -211,12 +225,14 @@ const TRAIN = CONFIGS.filter((c) => c.kind === 'train').map((c) => c.name);
 const INFER = CONFIGS.filter((c) => c.kind !== 'train').map((c) => c.name);
 
 /** The rows; `configs` lists where each applies. Native thread rows are settled after probing. */
-function rows(threadsApi) {
+function rows(threadsApi, nativeLevel) {
   const all = [...TRAIN, ...INFER];
   const r = [];
   if (threadsApi) {
     r.push({ id: 'rnnkit-native-1t', label: 'rnnkit native, 1 thread', spec: { lib: 'rnnkit', backend: 'native', threads: 1 }, configs: all, baseline: true });
     if (CORES > 1) r.push({ id: 'rnnkit-native-nt', label: `rnnkit native, ${CORES} threads`, spec: { lib: 'rnnkit', backend: 'native', threads: CORES }, configs: all, threads: CORES });
+    // What CPUs without AVX-512 get: the avx2-fma kernel level (level code 2), one thread.
+    if (nativeLevel === 'avx512') r.push({ id: 'rnnkit-native-avx2-1t', label: 'rnnkit native, avx2-fma kernels, 1 thread', spec: { lib: 'rnnkit', backend: 'native', threads: 1, level: 2 }, configs: all });
   } else {
     r.push({ id: 'rnnkit-native-1t', label: 'rnnkit native', spec: { lib: 'rnnkit', backend: 'native' }, configs: all, baseline: true });
   }
@@ -254,8 +270,8 @@ async function main() {
   result.machine.loadavgStart = os.loadavg().map((v) => +v.toFixed(2));
 
   // Peaks: native FMA (Rust probe or C), this engine's wasm simd128 / scalar mul+add.
-  result.fmaPeak = fmaPeak();
-  log(`FMA peak: ${result.fmaPeak.gflops} GFLOP/s (${result.fmaPeak.source})`);
+  result.fmaPeaks = fmaPeak(result.machine.simd);
+  for (const p of Object.values(result.fmaPeaks)) log(`FMA peak ${p.isa}: ${p.gflops} GFLOP/s (${p.source})`);
   const wp = await runWorker({ lib: 'wasmpeak' }, 60_000);
   result.wasmPeak = wp;
   log(`wasm mul+add peak: simd128 ${wp.simd128?.toFixed(1)} GFLOP/s, scalar ${wp.scalar?.toFixed(1)} GFLOP/s`);
@@ -269,9 +285,12 @@ async function main() {
     if (backend === 'native' && typeof r.threads === 'number') threadsApi = true;
     log(`boundary ${backend}: ${r.error ? 'unavailable: ' + r.error : `no-op call ${r.noopNs.toFixed(0)} ns, 1 MiB write+read ${r.roundTrip1MBUs.toFixed(0)} us (kernels ${r.kernelLevel})`}`);
   }
+  // "% of peak" is against the peak of the instruction set rnnkit's native kernels run.
+  const nativeLevel = result.boundary.native?.kernelLevel;
+  result.fmaPeak = nativeLevel === 'avx512' && result.fmaPeaks.avx512?.gflops ? result.fmaPeaks.avx512 : result.fmaPeaks.avx2;
   if (!threadsApi) result.notes.push('This rnnkit build has no threads API (init({ threads }) / backendInfo().threads): native ran once, on one thread.');
 
-  const rowDefs = rows(threadsApi).filter((r) => !onlyRows || onlyRows.includes(r.id));
+  const rowDefs = rows(threadsApi, nativeLevel).filter((r) => !onlyRows || onlyRows.includes(r.id));
   const configs = RUN_ORDER.filter((c) => (!onlyConfigs || onlyConfigs.includes(c)) && !(QUICK && c === 'train-lstm-l'));
   if (QUICK) result.notes.push('--quick: train-lstm-l not run; fewer samples per row; rows whose one unit would take over 3 s (projected from the same row on an earlier config) not run.');
   result.rows = rowDefs.map(({ id, label, baseline, threads, batch }) => ({ id, label, baseline: !!baseline, threads: threads ?? 1, batch }));

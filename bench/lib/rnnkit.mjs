@@ -37,7 +37,12 @@ export function sgdUpdate(module, grads, lr = LEARNING_RATE) {
 }
 
 export async function run(spec, cfg) {
-  const { rk, info, threads } = await initRnnkit(spec.backend, spec.threads);
+  let { rk, info, threads } = await initRnnkit(spec.backend, spec.threads);
+  if (spec.level) {
+    // A lower kernel level than the best (e.g. avx2-fma on an AVX-512 CPU), for CPUs without it.
+    (await rk.loadBackend(spec.backend)).call('rk_set_kernel_level', [spec.level]);
+    info = rk.backendInfo();
+  }
   const m = makeModule(rk, cfg);
   const budget = budgetOf(spec);
   const result = {

@@ -168,23 +168,56 @@ mod peak {
         out.iter().sum()
     }
 
+    /// `chains` with 512-bit registers (16 lanes).
+    #[cfg(rnnkit_avx512)]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn chains512(iters: u64) -> f32 {
+        let mut acc = [_mm512_set1_ps(0.0); 12];
+        let x = _mm512_set1_ps(0.999_999);
+        let y = _mm512_set1_ps(1e-7);
+        for _ in 0..iters {
+            for a in acc.iter_mut() {
+                *a = _mm512_fmadd_ps(*a, x, y);
+            }
+        }
+        let mut s = _mm512_setzero_ps();
+        for a in acc.iter() {
+            s = _mm512_add_ps(s, *a);
+        }
+        _mm512_reduce_add_ps(s)
+    }
+
+    /// Best of 5 timed runs of `run(iters)`, in GFLOP/s for `lanes` lanes × 12 chains.
+    fn best_of_5(iters: u64, lanes: f64, run: impl Fn(u64) -> f32) -> f64 {
+        let mut best = 0.0f64;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let r = run(iters);
+            let s = t.elapsed().as_secs_f64();
+            // SAFETY: reads a live local.
+            unsafe { std::ptr::read_volatile(&r) };
+            best = best.max(iters as f64 * 12.0 * lanes * 2.0 / s / 1e9);
+        }
+        best
+    }
+
+    /// Single-core fp32 AVX-512 FMA throughput in GFLOP/s, if the CPU has AVX-512F.
+    #[cfg(rnnkit_avx512)]
+    pub fn fma512_gflops() -> Option<f64> {
+        if !is_x86_feature_detected!("avx512f") {
+            return None;
+        }
+        // SAFETY: feature checked above.
+        Some(best_of_5(20_000_000, 16.0, |n| unsafe { chains512(n) }))
+    }
+
     /// Single-core fp32 FMA throughput in GFLOP/s (2 flops per lane per FMA), best of 5.
     pub fn fma_gflops() -> Option<f64> {
         if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
             return None;
         }
-        let iters = 20_000_000u64;
-        let mut best = 0.0f64;
-        for _ in 0..5 {
-            let t = Instant::now();
-            // SAFETY: features checked above.
-            let r = unsafe { chains(iters) };
-            let s = t.elapsed().as_secs_f64();
-            // SAFETY: reads a live local.
-            unsafe { std::ptr::read_volatile(&r) };
-            best = best.max(iters as f64 * 12.0 * 8.0 * 2.0 / s / 1e9);
-        }
-        Some(best)
+        // SAFETY: features checked above.
+        Some(best_of_5(20_000_000, 8.0, |n| unsafe { chains(n) }))
     }
 }
 
@@ -357,6 +390,10 @@ fn main() {
         Some(p) if cfg!(target_arch = "wasm32") => println!("single-thread fp32 SIMD128 mul+add peak of this engine (6 mul + 6 add chains x 4 lanes): {:.1} GFLOP/s", p),
         Some(p) => println!("single-core fp32 FMA peak (AVX2, 12 chains x 8 lanes): {:.1} GFLOP/s", p),
         None => println!("single-core fp32 peak: no probe for this CPU"),
+    }
+    #[cfg(all(target_arch = "x86_64", rnnkit_avx512))]
+    if let Some(p) = peak::fma512_gflops() {
+        println!("single-core fp32 FMA peak (AVX-512, 12 chains x 16 lanes): {:.1} GFLOP/s", p);
     }
     if arg == "peak" {
         return;
