@@ -357,6 +357,18 @@ fn main() {
         println!("{}x{}x{} {} {} threads: {:.2} GFLOP/s, {:.2} µs", c.m, c.n, c.k, t.level.name(), pool::threads(), 2.0 * (c.m * c.n * c.k) as f64 / s / 1e9, s * 1e6);
         return;
     }
+    if arg == "pool" {
+        // pool: the cost of one pool::run / run_pinned with empty parts (2 threads).
+        pool::set_threads(2).unwrap();
+        let sink = std::sync::atomic::AtomicUsize::new(0);
+        let part = |i: usize| {
+            sink.fetch_add(i, std::sync::atomic::Ordering::Relaxed);
+        };
+        let s = time(0.5, || pool::run(2, &part));
+        let sp = time(0.5, || pool::run_pinned(2, &part));
+        println!("pool::run(2 parts): {:.2} µs, run_pinned: {:.2} µs", s * 1e6, sp * 1e6);
+        return;
+    }
     if arg == "case" {
         // case N [CALLS]: with CALLS, a fixed number of calls and the total flops, so that
         // `perf stat -e cycles` gives flops per cycle whatever else the machine runs.

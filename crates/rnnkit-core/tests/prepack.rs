@@ -5,7 +5,7 @@
 
 mod common;
 use common::Rng;
-use rnnkit_core::kernels::{self, Level};
+use rnnkit_core::kernels::{self, pool, Level};
 use rnnkit_core::prepack::{pack_weights, packed_weights_len};
 use rnnkit_core::{seq_cache_len, seq_forward, seq_forward_packed, CellKind, ErrorCode, RnnConfig, SeqBuffers};
 
@@ -125,4 +125,27 @@ fn foreign_buffers_are_refused() {
     assert!(e.message.contains("params"), "{}", e.message);
     let e = pack_weights(&c, &params, &mut vec![0.0; 7]).unwrap_err();
     assert!(e.message.contains("rk_rnn_packed_len"), "{}", e.message);
+}
+
+#[test]
+fn batch_one_steps_split_among_threads_give_the_same_bits() {
+    // Large enough that the per-step product with packed weights is split among threads (each
+    // part pinned to one thread); a short one (T = 1, a generation step) and a sequence.
+    let c = RnnConfig { cell: CellKind::Lstm, input_size: 256, hidden_size: 256, proj_size: 0, num_layers: 1, bidirectional: false, bias: true, batch_first: false };
+    let mut rng = Rng(11);
+    let params: Vec<f32> = rng.vec(c.param_count()).into_iter().map(|v| v * 0.06).collect();
+    let mut packed = vec![0.0; packed_weights_len(&c).unwrap()];
+    pack_weights(&c, &params, &mut packed).unwrap();
+    for &t in &[1usize, 6] {
+        let input = rng.vec(t * c.input_size);
+        pool::set_threads(1).unwrap();
+        let want = forward(&c, &params, &input, None, t, 1, None, false);
+        for threads in [1usize, 2, 3] {
+            if pool::set_threads(threads).is_err() {
+                continue; // wasm32: one thread only
+            }
+            assert_same_bits(&format!("T={} threads={}", t, threads), &forward(&c, &params, &input, None, t, 1, Some(&packed), false), &want);
+        }
+    }
+    pool::set_threads(0).unwrap();
 }

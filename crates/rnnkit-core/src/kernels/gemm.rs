@@ -424,6 +424,22 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(c: *mut f32, ldc: usize, a: View, b: B
     });
 }
 
+/// Splits columns 0..n of a few-row product with packed B (the per-step product of a batch-1
+/// forward) into one part per thread, part i always on thread i (`pool::run_pinned`): each core
+/// then reads the same share of the weights every step, from its own cache.
+pub(crate) fn split_cols_pinned(n: usize, unit: usize, work: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+    let units = (n + unit - 1) / unit;
+    let parts = pool::threads().min(units).min((work / MIN_WORK_PER_THREAD).max(1));
+    if parts <= 1 {
+        f(0, n);
+        return;
+    }
+    pool::run_pinned(parts, &|part| {
+        let (u0, u1) = (units * part / parts, units * (part + 1) / parts);
+        f(u0 * unit, (u1 * unit).min(n));
+    });
+}
+
 #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 /// Splits columns 0..n among threads for the few-row paths: `f(j0, j1)` per part, j0 a multiple of
 /// `unit`; `work` = multiply-adds of the whole product.

@@ -13,7 +13,7 @@
 /// Upper bound for `set_threads`.
 pub const MAX_THREADS: usize = 256;
 
-pub use imp::{run, set_threads, threads};
+pub use imp::{run, run_pinned, set_threads, threads};
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
@@ -32,6 +32,9 @@ mod imp {
         for i in 0..parts {
             f(i);
         }
+    }
+    pub fn run_pinned(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+        run(parts, f)
     }
 }
 
@@ -84,10 +87,12 @@ mod imp {
         Ok(t)
     }
 
-    /// One call of `run`: parts are claimed through `next`, counted in `done`.
+    /// One call of `run`: parts are claimed through `next`, counted in `done`. `pinned`: part i
+    /// belongs to participant i (0 = the caller, worker w = w + 1) instead.
     struct Job {
         f: *const (dyn Fn(usize) + Sync + 'static),
         parts: usize,
+        pinned: bool,
         next: AtomicUsize,
         done: AtomicUsize,
         panicked: AtomicBool,
@@ -97,19 +102,31 @@ mod imp {
     unsafe impl Sync for Job {}
 
     impl Job {
-        fn work(&self) {
+        /// Runs the parts of participant `who` (pinned), or claims parts until none is left.
+        fn work(&self, who: usize) {
+            if self.pinned {
+                if who < self.parts {
+                    self.run_part(who);
+                }
+                return;
+            }
             loop {
                 let i = self.next.fetch_add(1, Ordering::Relaxed);
                 if i >= self.parts {
                     return;
                 }
-                // SAFETY: part i was claimed, so `run` is still waiting and f is alive.
-                let f = unsafe { &*self.f };
-                if catch_unwind(AssertUnwindSafe(|| f(i))).is_err() {
-                    self.panicked.store(true, Ordering::Relaxed);
-                }
-                self.done.fetch_add(1, Ordering::Release);
+                self.run_part(i);
             }
+        }
+
+        fn run_part(&self, i: usize) {
+            // SAFETY: part i is this thread's (claimed or pinned), so `run` is still waiting for
+            // it and f is alive.
+            let f = unsafe { &*self.f };
+            if catch_unwind(AssertUnwindSafe(|| f(i))).is_err() {
+                self.panicked.store(true, Ordering::Relaxed);
+            }
+            self.done.fetch_add(1, Ordering::Release);
         }
     }
 
@@ -159,7 +176,7 @@ mod imp {
                 }
             };
             if let Some(job) = job {
-                job.work();
+                job.work(index + 1);
             }
         }
     }
@@ -205,6 +222,16 @@ mod imp {
     /// Calls f(i) for i in 0..parts on up to `threads()` threads (the caller is one of them) and
     /// returns when all calls have returned. A panic in any part is re-raised here, afterwards.
     pub fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+        run_job(parts, false, f)
+    }
+
+    /// `run` with part i on thread i (0 = the caller; parts ≤ `threads()`): a product repeated
+    /// every time step then finds its share of the weights in the same core's cache each step.
+    pub fn run_pinned(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+        run_job(parts, true, f)
+    }
+
+    fn run_job(parts: usize, pinned: bool, f: &(dyn Fn(usize) + Sync)) {
         let t = threads();
         if parts <= 1 || t <= 1 {
             for i in 0..parts {
@@ -237,21 +264,29 @@ mod imp {
         let job = Arc::new(Job {
             f: f_static,
             parts,
+            pinned,
             next: AtomicUsize::new(0),
             done: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
         });
-        {
+        let helpers = {
             let mut st = lock(&sh.state);
             st.generation = st.generation.wrapping_add(1);
             st.job = Some(job.clone());
             st.helpers = want.min(sh.spawned.load(Ordering::Relaxed));
             sh.posted.store(st.generation, Ordering::Release);
-        }
+            st.helpers
+        };
         if sh.sleepers.load(Ordering::SeqCst) > 0 {
             sh.wake.notify_all();
         }
-        job.work();
+        job.work(0);
+        if pinned {
+            // Parts of participants that do not exist (fewer workers than asked): the caller's.
+            for i in helpers + 1..parts {
+                job.run_part(i);
+            }
+        }
         let mut spins = 0u32;
         while job.done.load(Ordering::Acquire) < parts {
             if spins < 1 << 14 {

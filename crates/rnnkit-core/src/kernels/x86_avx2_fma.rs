@@ -111,7 +111,7 @@ pub fn gemm_packed(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, p
     unsafe {
         if m <= FEW_ROWS {
             let sh = Shared { c: c.as_mut_ptr(), a: av, b: pb.panels.as_ptr() };
-            gemm::split_cols(n, Avx2::NR, m * n * k, &|j0, j1| {
+            gemm::split_cols_pinned(n, Avx2::NR, m * n * k, &|j0, j1| {
                 let (c, a, b) = sh.get();
                 gemm::few_rows_packed::<Avx2>(c, ldc, a, b, n_pad, m, j0, j1, k)
             });
