@@ -28,6 +28,8 @@
 
 #[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
 pub(crate) mod gemm;
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+pub(crate) mod pointwise;
 pub mod pool;
 pub mod scalar;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -235,11 +237,10 @@ pub static AVX512: Kernels = Kernels {
     gemm_tn: x86_avx512::gemm_tn,
     pack_b: x86_avx512::pack_b,
     gemm_packed: x86_avx512::gemm_packed,
-    // 512-bit registers only for the products; the rest is the avx2-fma code.
-    sigmoid: x86_avx2_fma::sigmoid,
-    tanh: x86_avx2_fma::tanh,
-    lstm_cell: x86_avx2_fma::lstm_cell,
-    gru_cell: x86_avx2_fma::gru_cell,
+    sigmoid: x86_avx512::sigmoid,
+    tanh: x86_avx512::tanh,
+    lstm_cell: x86_avx512::lstm_cell,
+    gru_cell: x86_avx512::gru_cell,
 };
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

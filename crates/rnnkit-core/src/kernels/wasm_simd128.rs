@@ -14,7 +14,8 @@
 
 use super::gemm::{self, BSrc, MicroKernel, View};
 use super::FEW_ROWS;
-use super::scalar::{self, EXP_HI, EXP_LO, EXP_P, LN2_HI, LN2_LO, LOG2E, ROUND, SIGN, TANH_Q, TANH_SMALL};
+use super::pointwise::{self, F32Vec};
+use super::scalar::{self, ROUND, SIGN};
 use super::{Level, PackedB, Panels};
 use core::arch::wasm32::*;
 
@@ -129,17 +130,14 @@ pub fn tanh(x: &mut [f32]) {
 /// See `scalar::lstm_cell`.
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_cell(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], rows: usize, hidden: usize) {
-    let rh = rows * hidden;
-    assert!(gates.len() >= 4 * rh && c_prev.len() >= rh && c.len() >= rh && tanh_c.len() >= rh && out.len() >= rh, "lstm_cell: buffers shorter than rows={} hidden={}", rows, hidden);
-    assert!(b_hh.map_or(true, |b| b.len() >= 4 * hidden), "lstm_cell: b_hh shorter than 4·hidden");
+    pointwise::check_lstm(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden);
     // SAFETY: lengths checked above.
     unsafe { lstm_cell_simd(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden) }
 }
 
 /// See `scalar::gru_cell`.
 pub fn gru_cell(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
-    let rh = rows * hidden;
-    assert!(gates.len() >= 3 * rh && hh.len() >= 3 * rh && h_prev.len() >= rh && hn_lin.len() >= rh && h.len() >= rh, "gru_cell: buffers shorter than rows={} hidden={}", rows, hidden);
+    pointwise::check_gru(gates, hh, h_prev, hn_lin, h, rows, hidden);
     // SAFETY: lengths checked above.
     unsafe { gru_cell_simd(gates, hh, h_prev, hn_lin, h, rows, hidden) }
 }
@@ -445,151 +443,89 @@ unsafe fn nn_cols<const MA: usize, const NV: usize>(c: *mut f32, ldc: usize, a: 
     }
 }
 
-// ---- activations (scalar.rs's algorithm, 4 lanes) ----
+// ---- pointwise: pointwise.rs's kernels on 4 lanes ----
 
-/// e^x, as `scalar::expf`.
-#[inline(always)]
-fn exp4(x: v128) -> v128 {
-    // pmax(x, lo) = x < lo ? lo : x, so NaN keeps x; pmin likewise.
-    let x = f32x4_pmax(x, f32x4_splat(EXP_LO));
-    let x = f32x4_pmin(x, f32x4_splat(EXP_HI));
-    let round = f32x4_splat(ROUND);
-    let t = f32x4_add(f32x4_mul(x, f32x4_splat(LOG2E)), round);
-    let n = f32x4_sub(t, round);
-    let r = f32x4_sub(f32x4_sub(x, f32x4_mul(n, f32x4_splat(LN2_HI))), f32x4_mul(n, f32x4_splat(LN2_LO)));
-    let z = f32x4_mul(r, r);
-    let mut p = f32x4_splat(EXP_P[0]);
-    for &q in &EXP_P[1..] {
-        p = f32x4_add(f32x4_mul(p, r), f32x4_splat(q));
+/// Four f32 lanes (`pointwise::F32Vec`).
+#[derive(Clone, Copy)]
+struct V4(v128);
+
+impl F32Vec for V4 {
+    const LANES: usize = 4;
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> V4 {
+        V4(ld(p))
     }
-    let y = f32x4_add(f32x4_add(f32x4_mul(p, z), r), f32x4_splat(1.0));
-    let e = i32x4_sub(t, i32x4_splat(ROUND.to_bits() as i32));
-    let pow2 = i32x4_shl(i32x4_add(e, i32x4_splat(127)), 23);
-    f32x4_mul(y, pow2)
-}
-
-/// σ(x) = 1 / (1 + e^(−x)), as `scalar::sigmoidf`.
-#[inline(always)]
-fn sigmoid4(x: v128) -> v128 {
-    let one = f32x4_splat(1.0);
-    let neg = v128_xor(x, u32x4_splat(SIGN));
-    f32x4_div(one, f32x4_add(one, exp4(neg)))
-}
-
-/// tanh(x), as `scalar::tanhf`: both branches, then a select.
-#[inline(always)]
-fn tanh4(x: v128) -> v128 {
-    let sign = u32x4_splat(SIGN);
-    let a = v128_andnot(x, sign);
-    let z = f32x4_mul(x, x);
-    let mut q = f32x4_splat(TANH_Q[0]);
-    for &cq in &TANH_Q[1..] {
-        q = f32x4_add(f32x4_mul(q, z), f32x4_splat(cq));
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        st(p, self.0)
     }
-    let small = f32x4_add(f32x4_mul(f32x4_mul(q, z), x), x);
-    let one = f32x4_splat(1.0);
-    let e = exp4(f32x4_add(a, a));
-    let y = f32x4_sub(one, f32x4_div(f32x4_splat(2.0), f32x4_add(e, one)));
-    let large = v128_or(y, v128_and(x, sign));
-    v128_bitselect(small, large, f32x4_lt(a, f32x4_splat(TANH_SMALL)))
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> V4 {
+        V4(f32x4_splat(x))
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: V4) -> V4 {
+        V4(f32x4_add(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: V4) -> V4 {
+        V4(f32x4_sub(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: V4) -> V4 {
+        V4(f32x4_mul(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn div(self, b: V4) -> V4 {
+        V4(f32x4_div(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn at_least(self, lo: f32) -> V4 {
+        // pmax(x, lo) = x < lo ? lo : x, so NaN keeps x; pmin likewise.
+        V4(f32x4_pmax(self.0, f32x4_splat(lo)))
+    }
+    #[inline(always)]
+    unsafe fn at_most(self, hi: f32) -> V4 {
+        V4(f32x4_pmin(self.0, f32x4_splat(hi)))
+    }
+    #[inline(always)]
+    unsafe fn neg(self) -> V4 {
+        V4(v128_xor(self.0, u32x4_splat(SIGN)))
+    }
+    #[inline(always)]
+    unsafe fn abs(self) -> V4 {
+        V4(v128_andnot(self.0, u32x4_splat(SIGN)))
+    }
+    #[inline(always)]
+    unsafe fn or_sign_of(self, x: V4) -> V4 {
+        V4(v128_or(self.0, v128_and(x.0, u32x4_splat(SIGN))))
+    }
+    #[inline(always)]
+    unsafe fn select_lt(self, lim: f32, if_lt: V4, other: V4) -> V4 {
+        V4(v128_bitselect(if_lt.0, other.0, f32x4_lt(self.0, f32x4_splat(lim))))
+    }
+    #[inline(always)]
+    unsafe fn pow2_of_rounded(t: V4) -> V4 {
+        let e = i32x4_sub(t.0, i32x4_splat(ROUND.to_bits() as i32));
+        V4(i32x4_shl(i32x4_add(e, i32x4_splat(127)), 23))
+    }
 }
 
 /// # Safety
 /// None beyond x being a valid slice (kept unsafe for the raw loads).
 unsafe fn map_simd(x: &mut [f32], use_tanh: bool) {
-    let n = x.len();
-    let p = x.as_mut_ptr();
-    let mut i = 0;
-    while i + 4 <= n {
-        let v = ld(p.add(i));
-        st(p.add(i), if use_tanh { tanh4(v) } else { sigmoid4(v) });
-        i += 4;
-    }
-    for v in &mut x[i..] {
-        *v = if use_tanh { scalar::tanhf(*v) } else { scalar::sigmoidf(*v) };
-    }
+    pointwise::map::<V4>(x, use_tanh)
 }
 
 /// # Safety
 /// Lengths checked by `lstm_cell`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn lstm_cell_simd(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], rows: usize, hidden: usize) {
-    let h = hidden;
-    for r in 0..rows {
-        let g = gates.as_mut_ptr().add(r * 4 * h);
-        let mut j = 0;
-        while j + 4 <= h {
-            let mut pre = [f32x4_splat(0.0); 4];
-            for (q, v) in pre.iter_mut().enumerate() {
-                *v = ld(g.add(q * h + j));
-                if let Some(b) = b_hh {
-                    *v = f32x4_add(*v, ld(b.as_ptr().add(q * h + j)));
-                }
-            }
-            let (i, f, gg, o) = (sigmoid4(pre[0]), sigmoid4(pre[1]), tanh4(pre[2]), sigmoid4(pre[3]));
-            st(g.add(j), i);
-            st(g.add(h + j), f);
-            st(g.add(2 * h + j), gg);
-            st(g.add(3 * h + j), o);
-            let k = r * h + j;
-            let cn = f32x4_add(f32x4_mul(f, ld(c_prev.as_ptr().add(k))), f32x4_mul(i, gg));
-            let tc = tanh4(cn);
-            st(c.as_mut_ptr().add(k), cn);
-            st(tanh_c.as_mut_ptr().add(k), tc);
-            st(out.as_mut_ptr().add(k), f32x4_mul(o, tc));
-            j += 4;
-        }
-        for jj in j..h {
-            let k = r * h + jj;
-            let pre = |q: usize| {
-                let v = *g.add(q * h + jj);
-                match b_hh {
-                    Some(b) => v + b[q * h + jj],
-                    None => v,
-                }
-            };
-            let u = scalar::lstm_unit(pre(0), pre(1), pre(2), pre(3), c_prev[k]);
-            for (q, &uq) in u.iter().enumerate().take(4) {
-                *g.add(q * h + jj) = uq;
-            }
-            c[k] = u[4];
-            tanh_c[k] = u[5];
-            out[k] = u[6];
-        }
-    }
+    pointwise::lstm_cell::<V4>(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden)
 }
 
 /// # Safety
 /// Lengths checked by `gru_cell`.
 unsafe fn gru_cell_simd(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
-    let hd = hidden;
-    let one = f32x4_splat(1.0);
-    for r in 0..rows {
-        let g = gates.as_mut_ptr().add(r * 3 * hd);
-        let u = hh.as_ptr().add(r * 3 * hd);
-        let mut j = 0;
-        while j + 4 <= hd {
-            let k = r * hd + j;
-            let rg = sigmoid4(f32x4_add(ld(g.add(j)), ld(u.add(j))));
-            let zg = sigmoid4(f32x4_add(ld(g.add(hd + j)), ld(u.add(hd + j))));
-            let hn = ld(u.add(2 * hd + j));
-            let n = tanh4(f32x4_add(ld(g.add(2 * hd + j)), f32x4_mul(rg, hn)));
-            st(g.add(j), rg);
-            st(g.add(hd + j), zg);
-            st(g.add(2 * hd + j), n);
-            st(hn_lin.as_mut_ptr().add(k), hn);
-            let hv = f32x4_add(f32x4_mul(f32x4_sub(one, zg), n), f32x4_mul(zg, ld(h_prev.as_ptr().add(k))));
-            st(h.as_mut_ptr().add(k), hv);
-            j += 4;
-        }
-        for jj in j..hd {
-            let k = r * hd + jj;
-            let v = scalar::gru_unit(*g.add(jj), *g.add(hd + jj), *g.add(2 * hd + jj), *u.add(jj), *u.add(hd + jj), *u.add(2 * hd + jj), h_prev[k]);
-            *g.add(jj) = v[0];
-            *g.add(hd + jj) = v[1];
-            *g.add(2 * hd + jj) = v[2];
-            hn_lin[k] = *u.add(2 * hd + jj);
-            h[k] = v[3];
-        }
-    }
+    pointwise::gru_cell::<V4>(gates, hh, h_prev, hn_lin, h, rows, hidden)
 }

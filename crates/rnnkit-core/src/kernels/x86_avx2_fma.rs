@@ -14,7 +14,8 @@
 //! The safe functions first (they check sizes and the CPU), the unsafe loops below them.
 
 use super::gemm::{self, BSrc, MicroKernel, Shared, View};
-use super::scalar::{self, EXP_HI, EXP_LO, EXP_P, LN2_HI, LN2_LO, LOG2E, ROUND, SIGN, TANH_Q, TANH_SMALL};
+use super::pointwise::{self, F32Vec};
+use super::scalar::{self, ROUND, SIGN};
 use super::{Level, PackedB, Panels, FEW_ROWS};
 use std::arch::x86_64::*;
 
@@ -138,9 +139,7 @@ pub fn tanh(x: &mut [f32]) {
 /// See `scalar::lstm_cell`.
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_cell(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], rows: usize, hidden: usize) {
-    let rh = rows * hidden;
-    assert!(gates.len() >= 4 * rh && c_prev.len() >= rh && c.len() >= rh && tanh_c.len() >= rh && out.len() >= rh, "lstm_cell: buffers shorter than rows={} hidden={}", rows, hidden);
-    assert!(b_hh.map_or(true, |b| b.len() >= 4 * hidden), "lstm_cell: b_hh shorter than 4·hidden");
+    pointwise::check_lstm(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden);
     need_cpu();
     // SAFETY: lengths and CPU checked above.
     unsafe { lstm_cell_avx(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden) }
@@ -148,8 +147,7 @@ pub fn lstm_cell(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mu
 
 /// See `scalar::gru_cell`.
 pub fn gru_cell(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
-    let rh = rows * hidden;
-    assert!(gates.len() >= 3 * rh && hh.len() >= 3 * rh && h_prev.len() >= rh && hn_lin.len() >= rh && h.len() >= rh, "gru_cell: buffers shorter than rows={} hidden={}", rows, hidden);
+    pointwise::check_gru(gates, hh, h_prev, hn_lin, h, rows, hidden);
     need_cpu();
     // SAFETY: lengths and CPU checked above.
     unsafe { gru_cell_avx(gates, hh, h_prev, hn_lin, h, rows, hidden) }
@@ -509,80 +507,85 @@ unsafe fn nn_cols<const MA: usize, const NV: usize>(c: *mut f32, ldc: usize, a: 
     }
 }
 
-// ---- activations (scalar.rs's algorithm, 8 lanes) ----
+// ---- pointwise: pointwise.rs's kernels on 8 lanes ----
 
-/// e^x, as `scalar::expf`.
-///
-/// # Safety
-/// CPU has AVX2 (register-only work; likewise `sigmoid8`, `tanh8`).
-#[target_feature(enable = "avx2,fma")]
-unsafe fn exp8(x: __m256) -> __m256 {
-    // max(lo, x) = lo > x ? lo : x, so NaN keeps x; the same for min.
-    let x = _mm256_max_ps(_mm256_set1_ps(EXP_LO), x);
-    let x = _mm256_min_ps(_mm256_set1_ps(EXP_HI), x);
-    let round = _mm256_set1_ps(ROUND);
-    let t = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)), round);
-    let n = _mm256_sub_ps(t, round);
-    let r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(LN2_HI))), _mm256_mul_ps(n, _mm256_set1_ps(LN2_LO)));
-    let z = _mm256_mul_ps(r, r);
-    let mut p = _mm256_set1_ps(EXP_P[0]);
-    for &q in &EXP_P[1..] {
-        p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(q));
+/// Eight f32 lanes (`pointwise::F32Vec`).
+#[derive(Clone, Copy)]
+pub(crate) struct V8(__m256);
+
+impl F32Vec for V8 {
+    const LANES: usize = 8;
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> V8 {
+        V8(_mm256_loadu_ps(p))
     }
-    let y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p, z), r), _mm256_set1_ps(1.0));
-    let e = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(ROUND.to_bits() as i32));
-    let pow2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
-    _mm256_mul_ps(y, pow2)
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        _mm256_storeu_ps(p, self.0)
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> V8 {
+        V8(_mm256_set1_ps(x))
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: V8) -> V8 {
+        V8(_mm256_add_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: V8) -> V8 {
+        V8(_mm256_sub_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: V8) -> V8 {
+        V8(_mm256_mul_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn div(self, b: V8) -> V8 {
+        V8(_mm256_div_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn at_least(self, lo: f32) -> V8 {
+        // max(lo, x) = lo > x ? lo : x, so NaN keeps x; the same for min.
+        V8(_mm256_max_ps(_mm256_set1_ps(lo), self.0))
+    }
+    #[inline(always)]
+    unsafe fn at_most(self, hi: f32) -> V8 {
+        V8(_mm256_min_ps(_mm256_set1_ps(hi), self.0))
+    }
+    #[inline(always)]
+    unsafe fn neg(self) -> V8 {
+        V8(_mm256_xor_ps(self.0, sign8()))
+    }
+    #[inline(always)]
+    unsafe fn abs(self) -> V8 {
+        V8(_mm256_andnot_ps(sign8(), self.0))
+    }
+    #[inline(always)]
+    unsafe fn or_sign_of(self, x: V8) -> V8 {
+        V8(_mm256_or_ps(self.0, _mm256_and_ps(x.0, sign8())))
+    }
+    #[inline(always)]
+    unsafe fn select_lt(self, lim: f32, if_lt: V8, other: V8) -> V8 {
+        V8(_mm256_blendv_ps(other.0, if_lt.0, _mm256_cmp_ps(self.0, _mm256_set1_ps(lim), _CMP_LT_OQ)))
+    }
+    #[inline(always)]
+    unsafe fn pow2_of_rounded(t: V8) -> V8 {
+        let e = _mm256_sub_epi32(_mm256_castps_si256(t.0), _mm256_set1_epi32(ROUND.to_bits() as i32));
+        V8(_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23)))
+    }
 }
 
-/// σ(x) = 1 / (1 + e^(−x)), as `scalar::sigmoidf`.
-///
-/// # Safety
-/// CPU has AVX2.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn sigmoid8(x: __m256) -> __m256 {
-    let one = _mm256_set1_ps(1.0);
-    let neg = _mm256_xor_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(SIGN as i32)));
-    _mm256_div_ps(one, _mm256_add_ps(one, exp8(neg)))
-}
-
-/// tanh(x), as `scalar::tanhf`: both branches, then a blend.
-///
-/// # Safety
-/// CPU has AVX2.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn tanh8(x: __m256) -> __m256 {
-    let sign = _mm256_castsi256_ps(_mm256_set1_epi32(SIGN as i32));
-    let a = _mm256_andnot_ps(sign, x);
-    let z = _mm256_mul_ps(x, x);
-    let mut q = _mm256_set1_ps(TANH_Q[0]);
-    for &cq in &TANH_Q[1..] {
-        q = _mm256_add_ps(_mm256_mul_ps(q, z), _mm256_set1_ps(cq));
-    }
-    let small = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(q, z), x), x);
-    let one = _mm256_set1_ps(1.0);
-    let e = exp8(_mm256_add_ps(a, a));
-    let y = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0), _mm256_add_ps(e, one)));
-    let large = _mm256_or_ps(y, _mm256_and_ps(x, sign));
-    let is_small = _mm256_cmp_ps(a, _mm256_set1_ps(TANH_SMALL), _CMP_LT_OQ);
-    _mm256_blendv_ps(large, small, is_small)
+/// The sign bit in every lane.
+#[inline(always)]
+unsafe fn sign8() -> __m256 {
+    _mm256_castsi256_ps(_mm256_set1_epi32(SIGN as i32))
 }
 
 /// # Safety
 /// CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn map_avx(x: &mut [f32], use_tanh: bool) {
-    let n = x.len();
-    let p = x.as_mut_ptr();
-    let mut i = 0;
-    while i + 8 <= n {
-        let v = _mm256_loadu_ps(p.add(i));
-        _mm256_storeu_ps(p.add(i), if use_tanh { tanh8(v) } else { sigmoid8(v) });
-        i += 8;
-    }
-    for v in &mut x[i..] {
-        *v = if use_tanh { scalar::tanhf(*v) } else { scalar::sigmoidf(*v) };
-    }
+    pointwise::map::<V8>(x, use_tanh)
 }
 
 /// # Safety
@@ -590,83 +593,12 @@ unsafe fn map_avx(x: &mut [f32], use_tanh: bool) {
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn lstm_cell_avx(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], rows: usize, hidden: usize) {
-    let h = hidden;
-    for r in 0..rows {
-        let g = gates.as_mut_ptr().add(r * 4 * h);
-        let mut j = 0;
-        while j + 8 <= h {
-            let mut pre = [_mm256_setzero_ps(); 4];
-            for (q, v) in pre.iter_mut().enumerate() {
-                *v = _mm256_loadu_ps(g.add(q * h + j));
-                if let Some(b) = b_hh {
-                    *v = _mm256_add_ps(*v, _mm256_loadu_ps(b.as_ptr().add(q * h + j)));
-                }
-            }
-            let (i, f, gg, o) = (sigmoid8(pre[0]), sigmoid8(pre[1]), tanh8(pre[2]), sigmoid8(pre[3]));
-            _mm256_storeu_ps(g.add(j), i);
-            _mm256_storeu_ps(g.add(h + j), f);
-            _mm256_storeu_ps(g.add(2 * h + j), gg);
-            _mm256_storeu_ps(g.add(3 * h + j), o);
-            let k = r * h + j;
-            let cn = _mm256_add_ps(_mm256_mul_ps(f, _mm256_loadu_ps(c_prev.as_ptr().add(k))), _mm256_mul_ps(i, gg));
-            let tc = tanh8(cn);
-            _mm256_storeu_ps(c.as_mut_ptr().add(k), cn);
-            _mm256_storeu_ps(tanh_c.as_mut_ptr().add(k), tc);
-            _mm256_storeu_ps(out.as_mut_ptr().add(k), _mm256_mul_ps(o, tc));
-            j += 8;
-        }
-        for jj in j..h {
-            let k = r * h + jj;
-            let pre = |q: usize| {
-                let v = *g.add(q * h + jj);
-                match b_hh {
-                    Some(b) => v + b[q * h + jj],
-                    None => v,
-                }
-            };
-            let u = scalar::lstm_unit(pre(0), pre(1), pre(2), pre(3), c_prev[k]);
-            for (q, &uq) in u.iter().enumerate().take(4) {
-                *g.add(q * h + jj) = uq;
-            }
-            c[k] = u[4];
-            tanh_c[k] = u[5];
-            out[k] = u[6];
-        }
-    }
+    pointwise::lstm_cell::<V8>(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden)
 }
 
 /// # Safety
 /// Lengths checked by `gru_cell`; CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gru_cell_avx(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
-    let hd = hidden;
-    let one = _mm256_set1_ps(1.0);
-    for r in 0..rows {
-        let g = gates.as_mut_ptr().add(r * 3 * hd);
-        let u = hh.as_ptr().add(r * 3 * hd);
-        let mut j = 0;
-        while j + 8 <= hd {
-            let k = r * hd + j;
-            let rg = sigmoid8(_mm256_add_ps(_mm256_loadu_ps(g.add(j)), _mm256_loadu_ps(u.add(j))));
-            let zg = sigmoid8(_mm256_add_ps(_mm256_loadu_ps(g.add(hd + j)), _mm256_loadu_ps(u.add(hd + j))));
-            let hn = _mm256_loadu_ps(u.add(2 * hd + j));
-            let n = tanh8(_mm256_add_ps(_mm256_loadu_ps(g.add(2 * hd + j)), _mm256_mul_ps(rg, hn)));
-            _mm256_storeu_ps(g.add(j), rg);
-            _mm256_storeu_ps(g.add(hd + j), zg);
-            _mm256_storeu_ps(g.add(2 * hd + j), n);
-            _mm256_storeu_ps(hn_lin.as_mut_ptr().add(k), hn);
-            let hv = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(one, zg), n), _mm256_mul_ps(zg, _mm256_loadu_ps(h_prev.as_ptr().add(k))));
-            _mm256_storeu_ps(h.as_mut_ptr().add(k), hv);
-            j += 8;
-        }
-        for jj in j..hd {
-            let k = r * hd + jj;
-            let v = scalar::gru_unit(*g.add(jj), *g.add(hd + jj), *g.add(2 * hd + jj), *u.add(jj), *u.add(hd + jj), *u.add(2 * hd + jj), h_prev[k]);
-            *g.add(jj) = v[0];
-            *g.add(hd + jj) = v[1];
-            *g.add(2 * hd + jj) = v[2];
-            hn_lin[k] = *u.add(2 * hd + jj);
-            h[k] = v[3];
-        }
-    }
+    pointwise::gru_cell::<V8>(gates, hh, h_prev, hn_lin, h, rows, hidden)
 }

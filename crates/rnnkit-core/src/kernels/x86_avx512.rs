@@ -2,17 +2,19 @@
 //! (`is_x86_feature_detected!`), when the compiler has the intrinsics (Rust ≥ 1.89: build.rs sets
 //! `cfg(rnnkit_avx512)`; older compilers build without this level).
 //!
-//! Only the products run 512 bits wide: the packed GEMM (micro-kernel 12 × 32: 24 accumulators,
-//! two B loads and one A broadcast per k step) and the packed batch-1 product. The rest — small
-//! and few-row products with B not packed, activations, fused cells — is the avx2-fma level's
-//! code, which every AVX-512 CPU runs. Multiply, then add, as everywhere: each C element is summed
-//! in scalar.rs's order, so this level gives the same bits as every other.
+//! 512 bits wide: the packed GEMM (micro-kernel 12 × 32: 24 accumulators, two B loads and one A
+//! broadcast per k step), the packed batch-1 product, and the pointwise kernels (pointwise.rs on
+//! 16 lanes). Small and few-row products with B not packed run the avx2-fma level's code, which
+//! every AVX-512 CPU runs. Multiply, then add, as everywhere: each C element is summed in
+//! scalar.rs's order, and the activations run scalar.rs's algorithm, so this level gives the same
+//! bits as every other.
 //!
 //! The safe functions first (they check sizes and the CPU), the unsafe loops below them.
 
 use super::gemm::{self, BSrc, MicroKernel, Shared, View};
 use super::is_small as small;
-use super::scalar;
+use super::pointwise::{self, F32Vec};
+use super::scalar::{self, ROUND, SIGN};
 use super::x86_avx2_fma as avx2;
 use super::{Level, PackedB, Panels, FEW_ROWS};
 use std::arch::x86_64::*;
@@ -104,6 +106,37 @@ pub fn gemm_packed(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, p
             gemm::gemm::<Avx512>(c.as_mut_ptr(), ldc, av, BSrc::Packed { ptr: pb.panels.as_ptr(), n_pad }, m, n, k)
         }
     }
+}
+
+/// x ← σ(x).
+pub fn sigmoid(x: &mut [f32]) {
+    need_cpu();
+    // SAFETY: CPU checked; the loop stays inside x.
+    unsafe { map_avx512(x, false) }
+}
+
+/// x ← tanh(x).
+pub fn tanh(x: &mut [f32]) {
+    need_cpu();
+    // SAFETY: CPU checked; the loop stays inside x.
+    unsafe { map_avx512(x, true) }
+}
+
+/// See `scalar::lstm_cell`.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_cell(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], rows: usize, hidden: usize) {
+    pointwise::check_lstm(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden);
+    need_cpu();
+    // SAFETY: lengths and CPU checked above.
+    unsafe { lstm_cell_avx512(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden) }
+}
+
+/// See `scalar::gru_cell`.
+pub fn gru_cell(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
+    pointwise::check_gru(gates, hh, h_prev, hn_lin, h, rows, hidden);
+    need_cpu();
+    // SAFETY: lengths and CPU checked above.
+    unsafe { gru_cell_avx512(gates, hh, h_prev, hn_lin, h, rows, hidden) }
 }
 
 // ---- GEMM ----
@@ -231,4 +264,103 @@ unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize,
         }
         p0 += kc;
     }
+}
+
+// ---- pointwise: pointwise.rs's kernels on 16 lanes ----
+
+/// Sixteen f32 lanes (`pointwise::F32Vec`). AVX-512F has no float bit operations (those are
+/// AVX-512DQ): the sign manipulations go through the integer forms.
+#[derive(Clone, Copy)]
+struct V16(__m512);
+
+impl F32Vec for V16 {
+    const LANES: usize = 16;
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> V16 {
+        V16(_mm512_loadu_ps(p))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        _mm512_storeu_ps(p, self.0)
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> V16 {
+        V16(_mm512_set1_ps(x))
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: V16) -> V16 {
+        V16(_mm512_add_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: V16) -> V16 {
+        V16(_mm512_sub_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: V16) -> V16 {
+        V16(_mm512_mul_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn div(self, b: V16) -> V16 {
+        V16(_mm512_div_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn at_least(self, lo: f32) -> V16 {
+        // max(lo, x) = lo > x ? lo : x, so NaN keeps x; the same for min.
+        V16(_mm512_max_ps(_mm512_set1_ps(lo), self.0))
+    }
+    #[inline(always)]
+    unsafe fn at_most(self, hi: f32) -> V16 {
+        V16(_mm512_min_ps(_mm512_set1_ps(hi), self.0))
+    }
+    #[inline(always)]
+    unsafe fn neg(self) -> V16 {
+        V16(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(self.0), sign16())))
+    }
+    #[inline(always)]
+    unsafe fn abs(self) -> V16 {
+        V16(_mm512_castsi512_ps(_mm512_andnot_si512(sign16(), _mm512_castps_si512(self.0))))
+    }
+    #[inline(always)]
+    unsafe fn or_sign_of(self, x: V16) -> V16 {
+        let s = _mm512_and_si512(_mm512_castps_si512(x.0), sign16());
+        V16(_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(self.0), s)))
+    }
+    #[inline(always)]
+    unsafe fn select_lt(self, lim: f32, if_lt: V16, other: V16) -> V16 {
+        let lt = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0, _mm512_set1_ps(lim));
+        V16(_mm512_mask_blend_ps(lt, other.0, if_lt.0))
+    }
+    #[inline(always)]
+    unsafe fn pow2_of_rounded(t: V16) -> V16 {
+        let e = _mm512_sub_epi32(_mm512_castps_si512(t.0), _mm512_set1_epi32(ROUND.to_bits() as i32));
+        V16(_mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(e, _mm512_set1_epi32(127)))))
+    }
+}
+
+/// The sign bit in every lane.
+#[inline(always)]
+unsafe fn sign16() -> __m512i {
+    _mm512_set1_epi32(SIGN as i32)
+}
+
+/// # Safety
+/// CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn map_avx512(x: &mut [f32], use_tanh: bool) {
+    pointwise::map::<V16>(x, use_tanh)
+}
+
+/// # Safety
+/// Lengths checked by `lstm_cell`; CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn lstm_cell_avx512(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], rows: usize, hidden: usize) {
+    pointwise::lstm_cell::<V16>(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden)
+}
+
+/// # Safety
+/// Lengths checked by `gru_cell`; CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn gru_cell_avx512(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
+    pointwise::gru_cell::<V16>(gates, hh, h_prev, hn_lin, h, rows, hidden)
 }
