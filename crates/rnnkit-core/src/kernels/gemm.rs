@@ -175,11 +175,16 @@ unsafe fn pack_a<K: MicroKernel>(dst: &mut [f32], a: View, i0: usize, mc: usize,
         let mr = K::MR.min(mc - ir);
         let panel = &mut dst[off..off + kc * K::MR];
         if a.trans {
+            // Each k step of the panel is mr contiguous values of the stored matrix (a copy of
+            // constant length when the panel is full: inlined, no memcpy call).
             for p in 0..kc {
                 let src = a.ptr.add((p0 + p) * a.ld + i0 + ir);
                 let d = &mut panel[p * K::MR..(p + 1) * K::MR];
-                for (r, v) in d.iter_mut().enumerate() {
-                    *v = if r < mr { *src.add(r) } else { 0.0 };
+                if mr == K::MR {
+                    d.copy_from_slice(std::slice::from_raw_parts(src, K::MR));
+                } else {
+                    d[..mr].copy_from_slice(std::slice::from_raw_parts(src, mr));
+                    d[mr..].fill(0.0);
                 }
             }
         } else if mr == K::MR {
@@ -244,11 +249,16 @@ unsafe fn pack_b<K: MicroKernel>(dst: &mut [f32], b: View, p0: usize, kc: usize,
                 }
             }
         } else {
+            // Each k step of the panel is nr contiguous values of the stored matrix (inlined
+            // constant-length copies for full panels, as in pack_a).
             for p in 0..kc {
                 let src = b.ptr.add((p0 + p) * b.ld + j0 + jr);
                 let d = &mut panel[p * K::NR..(p + 1) * K::NR];
-                for (cidx, v) in d.iter_mut().enumerate() {
-                    *v = if cidx < nr { *src.add(cidx) } else { 0.0 };
+                if nr == K::NR {
+                    d.copy_from_slice(std::slice::from_raw_parts(src, K::NR));
+                } else {
+                    d[..nr].copy_from_slice(std::slice::from_raw_parts(src, nr));
+                    d[nr..].fill(0.0);
                 }
             }
         }
