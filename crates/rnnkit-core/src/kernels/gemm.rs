@@ -127,8 +127,12 @@ struct Operands {
 unsafe impl Send for Operands {}
 unsafe impl Sync for Operands {}
 
-/// Multiply-adds below which a product is not split among threads.
-pub(crate) const MIN_WORK_PER_THREAD: usize = 1 << 17;
+/// Multiply-adds below which a product is not split among threads (measured on the training
+/// configs at 2 threads: 1 << 17 made train-lstm-m ~10 % and train-lstm-s up to 25 % slower).
+pub(crate) const MIN_WORK_PER_THREAD: usize = 1 << 19;
+/// The same for the pinned few-row split (`split_cols_pinned`): its parts find their weights in
+/// the core's own cache, so smaller parts still pay (infer-lstm-seq, H = 256: 256K per step).
+const MIN_WORK_PER_PINNED: usize = 1 << 17;
 /// Parts per thread: threads claim parts as they come, so one that is descheduled (a busy
 /// machine) holds up at most a small part. (Results do not depend on the split.)
 const PARTS_PER_THREAD: usize = 3;
@@ -439,7 +443,7 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(c: *mut f32, ldc: usize, a: View, b: B
 /// then reads the same share of the weights every step, from its own cache.
 pub(crate) fn split_cols_pinned(n: usize, unit: usize, work: usize, f: &(dyn Fn(usize, usize) + Sync)) {
     let units = (n + unit - 1) / unit;
-    let parts = pool::threads().min(units).min((work / MIN_WORK_PER_THREAD).max(1));
+    let parts = pool::threads().min(units).min((work / MIN_WORK_PER_PINNED).max(1));
     if parts <= 1 {
         f(0, n);
         return;
