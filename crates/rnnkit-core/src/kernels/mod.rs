@@ -13,7 +13,8 @@
 //!   wasm_simd128.rs      simd128   4      wasm32 built with `-C target-feature=+simd128`
 //!
 //! `gemm.rs` is the packed, register-blocked GEMM loop nest the SIMD variants share (each brings
-//! its micro-kernel); `pool.rs` the persistent worker threads that split one product by output
+//! its micro-kernel); `pointwise.rs` the σ / tanh / fused-cell loops they share (each brings a
+//! small vector type); `pool.rs` the persistent worker threads that split one product by output
 //! blocks (native only). Each output element is computed by one thread, in a fixed order, so
 //! results are the same bits for any thread count.
 //!

@@ -7,7 +7,7 @@
 //! to. Each C element is summed in scalar.rs's order, so all levels give the same bits. Small
 //! products (`is_small`) run scalar.rs itself; products with few rows (`FEW_ROWS`) and B not
 //! packed read B directly, vectorised across columns (4 × 4 in-register transposes for A·Bᵀ).
-//! Activations: the scalar.rs algorithm lane by lane.
+//! Activations and fused cells: pointwise.rs on 4 lanes (`V4`).
 //! wasm32 has no threads: every product runs on the calling thread.
 //!
 //! The safe functions first (they check sizes), the unsafe loops below them.

@@ -9,7 +9,7 @@
 //! share the FMA ports lose more, up to half on older Intel cores). Small products
 //! (`is_small`) run scalar.rs itself; products with few rows (`FEW_ROWS`) and B not packed read
 //! B directly, vectorised across columns (8 × 8 in-register transposes for C += A·Bᵀ).
-//! Activations: the scalar.rs algorithm lane by lane.
+//! Activations and fused cells: pointwise.rs on 8 lanes (`V8`).
 //!
 //! The safe functions first (they check sizes and the CPU), the unsafe loops below them.
 
