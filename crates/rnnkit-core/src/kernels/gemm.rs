@@ -18,7 +18,7 @@
 //! B may also come pre-packed for the whole (k, n) (`PackedB`, the recurrent weights): the
 //! panels of KC block pc then start at pc·n_pad, panel q of that block at pc·n_pad + q·kc·NR.
 
-use super::{pool, AlignedVec};
+use super::{pool, AlignedVec, Level, PackedB, FEW_ROWS};
 use std::cell::{Cell, RefCell};
 
 /// One variant's register tile.
@@ -337,6 +337,35 @@ unsafe fn block<K: MicroKernel>(c: *mut f32, ldc: usize, ops: Operands, i0: usiz
     });
 }
 
+/// Whether `pb` holds panels that `K` (the micro-kernel of `level`) packed for its (k, n); if
+/// not, the level multiplies by B read plainly.
+pub(crate) fn packed_for<K: MicroKernel>(pb: &PackedB<'_, f32>, level: Level) -> bool {
+    pb.level == level && pb.panels.len() == pb.k * ((pb.n + K::NR - 1) / K::NR * K::NR)
+}
+
+/// c (m, n; ldc) += a (m, k; lda) · B with B packed by `K` (a level's `gemm_packed` once
+/// `packed_for` holds): few rows take `few_rows_packed`, split one part per thread; more rows the
+/// loop nest.
+///
+/// # Safety
+/// `packed_for::<K>(pb, ..)` holds; the CPU runs `K`.
+pub(crate) unsafe fn packed_product<K: MicroKernel>(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, pb: &PackedB<'_, f32>) {
+    let (n, k) = (pb.n, pb.k);
+    check("c", c.len(), m, n, ldc);
+    check("a", a.len(), m, k, lda);
+    let n_pad = (n + K::NR - 1) / K::NR * K::NR;
+    let av = View::new(a, lda, false);
+    if m <= FEW_ROWS {
+        let sh = Shared { c: c.as_mut_ptr(), a: av, b: pb.panels.as_ptr() };
+        split_cols_pinned(n, K::NR, m * n * k, &|j0, j1| {
+            let (c, a, b) = sh.get();
+            few_rows_packed::<K>(c, ldc, a, b, n_pad, m, j0, j1, k)
+        });
+    } else {
+        gemm::<K>(c.as_mut_ptr(), ldc, av, BSrc::Packed { ptr: pb.panels.as_ptr(), n_pad }, m, n, k)
+    }
+}
+
 /// C (m ≤ FEW_ROWS rows, columns j0..j1; j0 a multiple of NR) += A · B with B packed by
 /// `pack_b_full` (n_pad columns): the batch-1 matrix–vector product of a step with packed
 /// weights. One row streams four panels at once, two rows two panels (independent add chains, one
@@ -471,7 +500,6 @@ pub(crate) fn split_cols(n: usize, unit: usize, work: usize, f: &(dyn Fn(usize, 
     });
 }
 
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 /// Raw operand pointers shared with the pool's threads by the few-row paths (each thread
 /// writes its own columns of C).
 #[derive(Clone, Copy)]
@@ -482,7 +510,6 @@ pub(crate) struct Shared {
 }
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 impl Shared {
     /// (A method, so closures capture the Sync wrapper, not its raw pointer fields.)
     #[inline(always)]

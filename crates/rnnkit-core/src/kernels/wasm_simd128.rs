@@ -21,10 +21,6 @@ use core::arch::wasm32::*;
 
 use super::is_small as small;
 
-fn n_pad(n: usize) -> usize {
-    (n + Simd::NR - 1) / Simd::NR * Simd::NR
-}
-
 // ---- safe entry points (the `Kernels` rows) ----
 
 /// c (m, n; ldc) += a (m, k; lda) · bᵀ, b (n, k; ldb).
@@ -99,20 +95,11 @@ pub fn pack_b(pb: &mut PackedB<'_, f32>) {
 pub fn gemm_packed(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, pb: &PackedB<'_, f32>) {
     let (n, k) = (pb.n, pb.k);
     // Small products run scalar.rs, as gemm_nt / gemm_nn do.
-    if small(m, n, k) || pb.level != Level::Simd128 || pb.panels.len() != k * n_pad(n) {
+    if small(m, n, k) || !gemm::packed_for::<Simd>(pb, Level::Simd128) {
         return if pb.trans { gemm_nt(c, ldc, a, lda, pb.b, pb.ldb, m, n, k) } else { gemm_nn(c, ldc, a, lda, pb.b, pb.ldb, m, n, k) };
     }
-    gemm::check("c", c.len(), m, n, ldc);
-    gemm::check("a", a.len(), m, k, lda);
-    let av = View::new(a, lda, false);
-    // SAFETY: sizes checked above (panels length matches k, n).
-    unsafe {
-        if m <= FEW_ROWS {
-            gemm::few_rows_packed::<Simd>(c.as_mut_ptr(), ldc, av, pb.panels.as_ptr(), n_pad(n), m, 0, n, k)
-        } else {
-            gemm::gemm::<Simd>(c.as_mut_ptr(), ldc, av, BSrc::Packed { ptr: pb.panels.as_ptr(), n_pad: n_pad(n) }, m, n, k)
-        }
-    }
+    // SAFETY: panels packed by this level for (k, n) (checked above).
+    unsafe { gemm::packed_product::<Simd>(c, ldc, a, lda, m, pb) }
 }
 
 /// x ← σ(x).

@@ -100,26 +100,12 @@ pub fn pack_b(pb: &mut PackedB<'_, f32>) {
 pub fn gemm_packed(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, pb: &PackedB<'_, f32>) {
     let (n, k) = (pb.n, pb.k);
     // Small products run scalar.rs, as gemm_nt / gemm_nn do.
-    if small(m, n, k) || pb.level != Level::Avx2Fma || pb.panels.len() != k * ((n + Avx2::NR - 1) / Avx2::NR * Avx2::NR) {
+    if small(m, n, k) || !gemm::packed_for::<Avx2>(pb, Level::Avx2Fma) {
         return if pb.trans { gemm_nt(c, ldc, a, lda, pb.b, pb.ldb, m, n, k) } else { gemm_nn(c, ldc, a, lda, pb.b, pb.ldb, m, n, k) };
     }
-    gemm::check("c", c.len(), m, n, ldc);
-    gemm::check("a", a.len(), m, k, lda);
     need_cpu();
-    let n_pad = (n + Avx2::NR - 1) / Avx2::NR * Avx2::NR;
-    let av = View::new(a, lda, false);
-    // SAFETY: sizes checked above (panels length matches k, n), CPU checked.
-    unsafe {
-        if m <= FEW_ROWS {
-            let sh = Shared { c: c.as_mut_ptr(), a: av, b: pb.panels.as_ptr() };
-            gemm::split_cols_pinned(n, Avx2::NR, m * n * k, &|j0, j1| {
-                let (c, a, b) = sh.get();
-                gemm::few_rows_packed::<Avx2>(c, ldc, a, b, n_pad, m, j0, j1, k)
-            });
-        } else {
-            gemm::gemm::<Avx2>(c.as_mut_ptr(), ldc, av, BSrc::Packed { ptr: pb.panels.as_ptr(), n_pad }, m, n, k)
-        }
-    }
+    // SAFETY: panels packed by this level for (k, n) (checked above), CPU checked.
+    unsafe { gemm::packed_product::<Avx2>(c, ldc, a, lda, m, pb) }
 }
 
 /// x ← σ(x).

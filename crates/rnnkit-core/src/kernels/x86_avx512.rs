@@ -11,7 +11,7 @@
 //!
 //! The safe functions first (they check sizes and the CPU), the unsafe loops below them.
 
-use super::gemm::{self, BSrc, MicroKernel, Shared, View};
+use super::gemm::{self, BSrc, MicroKernel, View};
 use super::is_small as small;
 use super::pointwise::{self, F32Vec};
 use super::scalar::{self, ROUND, SIGN};
@@ -26,10 +26,6 @@ pub fn detected() -> bool {
 
 fn need_cpu() {
     assert!(detected(), "kernels: the avx512 level was called on a CPU without AVX-512F");
-}
-
-fn n_pad(n: usize) -> usize {
-    (n + Avx512::NR - 1) / Avx512::NR * Avx512::NR
 }
 
 // ---- safe entry points (the `Kernels` rows) ----
@@ -86,26 +82,13 @@ pub fn pack_b(pb: &mut PackedB<'_, f32>) {
 /// c (m, n; ldc) += a (m, k; lda) · B, B prepared by `pack_b` (or read plainly if it was not).
 pub fn gemm_packed(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, pb: &PackedB<'_, f32>) {
     let (n, k) = (pb.n, pb.k);
-    if m == 0 || small(m, n, k) || pb.level != Level::Avx512 || pb.panels.len() != k * n_pad(n) {
+    // Small products run scalar.rs, as gemm_nt / gemm_nn do.
+    if small(m, n, k) || !gemm::packed_for::<Avx512>(pb, Level::Avx512) {
         return if pb.trans { gemm_nt(c, ldc, a, lda, pb.b, pb.ldb, m, n, k) } else { gemm_nn(c, ldc, a, lda, pb.b, pb.ldb, m, n, k) };
     }
-    gemm::check("c", c.len(), m, n, ldc);
-    gemm::check("a", a.len(), m, k, lda);
     need_cpu();
-    let av = View::new(a, lda, false);
-    let n_pad = n_pad(n);
-    // SAFETY: sizes checked above (panels length matches k, n), CPU checked.
-    unsafe {
-        if m <= FEW_ROWS {
-            let sh = Shared { c: c.as_mut_ptr(), a: av, b: pb.panels.as_ptr() };
-            gemm::split_cols_pinned(n, Avx512::NR, m * n * k, &|j0, j1| {
-                let (c, a, b) = sh.get();
-                gemm::few_rows_packed::<Avx512>(c, ldc, a, b, n_pad, m, j0, j1, k)
-            });
-        } else {
-            gemm::gemm::<Avx512>(c.as_mut_ptr(), ldc, av, BSrc::Packed { ptr: pb.panels.as_ptr(), n_pad }, m, n, k)
-        }
-    }
+    // SAFETY: panels packed by this level for (k, n) (checked above), CPU checked.
+    unsafe { gemm::packed_product::<Avx512>(c, ldc, a, lda, m, pb) }
 }
 
 /// x ← σ(x).
