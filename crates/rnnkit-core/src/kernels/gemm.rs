@@ -18,7 +18,7 @@
 //! B may also come pre-packed for the whole (k, n) (`PackedB`, the recurrent weights): the
 //! panels of KC block pc then start at pc·n_pad, panel q of that block at pc·n_pad + q·kc·NR.
 
-use super::{pool, AlignedVec, Level, PackedB, FEW_ROWS};
+use super::{pool, AlignedVec, Level, PackedB, Panels, FEW_ROWS};
 use std::cell::{Cell, RefCell};
 
 /// One variant's register tile.
@@ -335,6 +335,14 @@ unsafe fn block<K: MicroKernel>(c: *mut f32, ldc: usize, ops: Operands, i0: usiz
             jc += nc;
         }
     });
+}
+
+/// A level's `pack_b`: all of B (checked as a (k, n) operand) in `K`'s panels, tagged `level`.
+pub(crate) fn pack_for<K: MicroKernel>(pb: &mut PackedB<'_, f32>, level: Level) {
+    check("b", pb.b.len(), if pb.trans { pb.n } else { pb.k }, if pb.trans { pb.k } else { pb.n }, pb.ldb);
+    // SAFETY: b checked as a (k, n) operand just above.
+    pb.panels = Panels::Owned(unsafe { pack_b_full::<K>(View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) });
+    pb.level = level;
 }
 
 /// Whether `pb` holds panels that `K` (the micro-kernel of `level`) packed for its (k, n); if

@@ -16,7 +16,7 @@ use super::gemm::{self, BSrc, MicroKernel, View};
 use super::FEW_ROWS;
 use super::pointwise::{self, F32Vec};
 use super::scalar::{self, ROUND, SIGN};
-use super::{Level, PackedB, Panels};
+use super::{Level, PackedB};
 use core::arch::wasm32::*;
 
 use super::is_small as small;
@@ -85,10 +85,7 @@ pub fn gemm_tn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb:
 
 /// Packs B into this level's panels (see gemm.rs).
 pub fn pack_b(pb: &mut PackedB<'_, f32>) {
-    gemm::check("b", pb.b.len(), if pb.trans { pb.n } else { pb.k }, if pb.trans { pb.k } else { pb.n }, pb.ldb);
-    // SAFETY: b checked as a (k, n) operand just above.
-    pb.panels = Panels::Owned(unsafe { gemm::pack_b_full::<Simd>(View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) });
-    pb.level = Level::Simd128;
+    gemm::pack_for::<Simd>(pb, Level::Simd128)
 }
 
 /// c (m, n; ldc) += a (m, k; lda) · B, B prepared by `pack_b` (or read plainly if it was not).

@@ -16,7 +16,7 @@ use super::is_small as small;
 use super::pointwise::{self, F32Vec};
 use super::scalar::{self, ROUND, SIGN};
 use super::x86_avx2_fma as avx2;
-use super::{Level, PackedB, Panels, FEW_ROWS};
+use super::{Level, PackedB, FEW_ROWS};
 use std::arch::x86_64::*;
 
 /// Whether this CPU runs this file (cached by std after the first call).
@@ -73,10 +73,7 @@ pub fn gemm_tn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb:
 
 /// Packs B into this level's panels (see gemm.rs).
 pub fn pack_b(pb: &mut PackedB<'_, f32>) {
-    gemm::check("b", pb.b.len(), if pb.trans { pb.n } else { pb.k }, if pb.trans { pb.k } else { pb.n }, pb.ldb);
-    // SAFETY: b checked as a (k, n) operand just above.
-    pb.panels = Panels::Owned(unsafe { gemm::pack_b_full::<Avx512>(View::new(pb.b, pb.ldb, pb.trans), pb.k, pb.n) });
-    pb.level = Level::Avx512;
+    gemm::pack_for::<Avx512>(pb, Level::Avx512)
 }
 
 /// c (m, n; ldc) += a (m, k; lda) · B, B prepared by `pack_b` (or read plainly if it was not).
