@@ -137,6 +137,34 @@ for (const backend of testBackends()) {
       m.dispose();
     });
 
+    for (const [label, make] of makers()) {
+      test(`${label}: backward without the input gradient or the gradient copies gives the same state and parameter gradients`, () => {
+        const m = make();
+        const [T, B, I] = [5, 3, 3];
+        const x = { data: values(T * B * I, 41), shape: [T, B, I] };
+        const lengths = [5, 2, 4];
+        const dOut = values(T * B * m.hOut * m.directions, 42);
+        const run = (opts?: { inputGrad?: boolean; paramGrads?: boolean }) => {
+          m.zeroGrad();
+          const out = m.forward(x, { lengths });
+          const g = opts ? m.backward({ output: { data: dOut, shape: out.output.shape } }, opts) : m.backward({ output: { data: dOut, shape: out.output.shape } });
+          return { g, params: m.grads() };
+        };
+        const full = run();
+        const lean = run({ inputGrad: false, paramGrads: false });
+        expect(lean.g.input).toBeNull();
+        expect(lean.g.params).toBeUndefined();
+        expect(full.g.input!.data.some((v) => v !== 0)).toBe(true);
+        expect(Array.from(lean.g.h0.data)).toEqual(Array.from(full.g.h0.data));
+        if (full.g.c0) expect(Array.from(lean.g.c0!.data)).toEqual(Array.from(full.g.c0.data));
+        for (const s of m.paramSpecs) expect(Array.from(lean.params[s.name].data), s.name).toEqual(Array.from(full.params[s.name].data));
+        // Only the copy is skipped: inputGrad alone still returns the input gradient.
+        const inputOnly = run({ paramGrads: false });
+        expect(Array.from(inputOnly.g.input!.data)).toEqual(Array.from(full.g.input!.data));
+        m.dispose();
+      });
+    }
+
     test('GRU reset-before vs reset-after on the hand-worked 1×1 case', () => {
       // w_ih = [0.5, 0, 0.25], w_hh = [-1, 0, 1], b_ih = 0, b_hh = [0, 0, 1], x = 1, h0 = 0.5:
       // r = z = σ(0) = 0.5; before: n = tanh(1.5), after: n = tanh(1); h' = 0.5·n + 0.25.

@@ -33,6 +33,7 @@ import {
   init,
   loadCheckpoint,
   manualSeed,
+  mseLoss,
   saveCheckpoint,
   type Module,
 } from '../ts/node.js';
@@ -105,6 +106,30 @@ for (const backend of testBackends()) {
       }
       expect(Object.values(model.stateDict()).every((t) => t.data.every(Number.isFinite))).toBe(true);
       model.dispose();
+    });
+
+    test('computeLoss skips the gradient of the data input (the first layer has no parameters before it) and accumulates the same gradients', () => {
+      manualSeed(9);
+      const seq = new Sequential({ lstm: new Lstm({ inputSize: 3, hiddenSize: 4, numLayers: 2 }), linear: new Linear(4, 2) });
+      const [T, B] = [5, 3];
+      const x = new Tensor(Float32Array.from({ length: T * B * 3 }, (_, i) => Math.sin(i * 0.7)), [T, B, 3]);
+      const y = new Tensor(Float32Array.from({ length: T * B * 2 }, (_, i) => Math.cos(i * 0.3)), [T, B, 2]);
+      seq.zeroGrad();
+      seq.computeLoss(x, y, { loss: 'mse', lengths: [5, 3, 4] });
+      const viaComputeLoss = flatGrads(seq);
+      // The same step by hand, asking for dL/dx: the parameter gradients are identical.
+      seq.zeroGrad();
+      const { output } = seq.forward(x, { lengths: [5, 3, 4] });
+      const dOut = mseLoss(output, y).grad;
+      const withInput = seq.backward(dOut);
+      expect(withInput.input).not.toBeNull();
+      expect(withInput.input!.data.some((v) => v !== 0)).toBe(true);
+      expect(flatGrads(seq)).toEqual(viaComputeLoss);
+      seq.zeroGrad();
+      seq.forward(x, { lengths: [5, 3, 4] });
+      expect(seq.backward(dOut, { inputGrad: false }).input).toBeNull();
+      expect(flatGrads(seq)).toEqual(viaComputeLoss);
+      seq.dispose();
     });
 
     test('clipGradNorm returns the norm before clipping and scales to maxNorm', () => {

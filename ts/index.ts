@@ -17,6 +17,8 @@ export {
   type ForwardResult,
   type BackwardGrads,
   type BackwardResult,
+  type BackwardOptions,
+  type PartialBackwardResult,
   type RecurrentState,
 } from './nn/recurrent.js';
 export { Module, type ParamSpec, type ParamGroup, type InitName } from './nn/module.js';

@@ -87,7 +87,9 @@ export async function run(spec, cfg) {
       const l = mse(output);
       loss = l.loss;
       m.zeroGrad();
-      const g = m.backward({ output: l.grad });
+      // The input is data: no dL/dx (PyTorch's step skips it too: x does not require grad).
+      // With rnnkit's optimizer the gradients stay on the backend: no copy out.
+      const g = m.backward({ output: l.grad }, { inputGrad: false, paramGrads: !opt });
       if (opt) opt.step();
       else {
         lastGrads = g.params;
@@ -106,7 +108,7 @@ export async function run(spec, cfg) {
       ...(optError ? { sgdError: optError } : {}),
       loss,
       timed:
-        `forward(x (T,B,I)) + MSE (${mse === jsMse ? 'loss and dL/doutput in a JS loop' : 'rnnkit mseLoss'}) + zeroGrad + backward (full BPTT; returns a copy of the parameter gradients) + SGD ` +
+        `forward(x (T,B,I)) + MSE (${mse === jsMse ? 'loss and dL/doutput in a JS loop' : 'rnnkit mseLoss'}) + zeroGrad + backward (full BPTT, without dL/dx: x is data, as in the PyTorch step${opt ? '; gradients stay on the backend' : ''}) + SGD ` +
         (opt ? 'with rnnkit Sgd.step() (in place on the backend)' : 'via stateDict() / axpy in JS / loadStateDict() (weights copied out and back in: rnnkit has no optimizer in this build)'),
     });
   } else if (cfg.kind === 'seq') {

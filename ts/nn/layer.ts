@@ -33,8 +33,12 @@ export interface SeqContext {
 
 export interface SequentialLayer {
   forwardLayer(x: Value, ctx: SeqContext, name: string): Value;
-  /** Returns the input gradient, or null when the input is not differentiable (token ids). */
-  backwardLayer(dy: Tensor, ctx: SeqContext, name: string): Tensor | null;
+  /**
+   * Returns the input gradient, or null when the input is not differentiable (token ids) or
+   * `needInputGrad` is false (nothing before this layer has parameters: a layer may then skip
+   * computing it).
+   */
+  backwardLayer(dy: Tensor, ctx: SeqContext, name: string, needInputGrad: boolean): Tensor | null;
 }
 
 export function isIntTensor(v: unknown): v is IntTensor {

@@ -69,6 +69,25 @@ export interface BackwardResult {
   params: Record<string, Tensor>;
 }
 
+/** What backward() returns besides accumulating the parameter gradients. */
+export interface BackwardOptions {
+  /**
+   * Compute dL/dinput (default true). false skips one of the three large products of BPTT:
+   * the input is data that needs no gradient (PyTorch skips it too unless input.requires_grad).
+   */
+  inputGrad?: boolean;
+  /** Return copies of the accumulated parameter gradients (default true); false saves the copy. */
+  paramGrads?: boolean;
+}
+
+/** backward() with options: `input` is null without inputGrad, `params` absent without paramGrads. */
+export interface PartialBackwardResult {
+  input: Tensor | null;
+  h0: Tensor;
+  c0?: Tensor;
+  params?: Record<string, Tensor>;
+}
+
 export interface RecurrentState {
   /** (L, B, H_out) */
   h: Tensor;
@@ -320,13 +339,15 @@ export abstract class Recurrent extends Module implements SequentialLayer {
    * until zeroGrad(). For truncated BPTT, feed the previous chunk's hN (and cN) as h0 (c0)
    * of the next forward: gradients then stop at the chunk boundary.
    */
-  backward(grads: BackwardGrads = {}): BackwardResult {
-    const r = this.backwardNoCopy(grads);
-    return { ...r, params: this.grads() };
+  backward(grads?: BackwardGrads): BackwardResult;
+  backward(grads: BackwardGrads, options: BackwardOptions): PartialBackwardResult;
+  backward(grads: BackwardGrads = {}, options: BackwardOptions = {}): PartialBackwardResult {
+    const r = this.backwardNoCopy(grads, options.inputGrad !== false);
+    return options.paramGrads === false ? r : { ...r, params: this.grads() };
   }
 
   /** backward() without copying the accumulated parameter gradients out (training loops). */
-  private backwardNoCopy(grads: BackwardGrads): Omit<BackwardResult, 'params'> {
+  private backwardNoCopy(grads: BackwardGrads, inputGrad: boolean): Omit<PartialBackwardResult, 'params'> {
     const params = this.params;
     const gradBuf = this.gradsBuffer;
     const saved = this.saved;
@@ -341,7 +362,7 @@ export abstract class Recurrent extends Module implements SequentialLayer {
       if (!this.isLstm) fail('BAD_ARGUMENT', `grads.cN: only an LSTM has a cell state; this is a ${this.constructor.name}`, { argument: 'grads.cN' });
       checkTensor('grads.cN', grads.cN, [states, batch, this.hiddenSize], '(same as cN)');
     }
-    const dInput = Tensor.zeros(saved.inputShape);
+    const dInput = inputGrad ? Tensor.zeros(saved.inputShape) : null;
     const dh0 = Tensor.zeros([states, batch, this.hOut]);
     const dc0 = this.isLstm ? Tensor.zeros([states, batch, this.hiddenSize]) : undefined;
     this.backend.call('rk_rnn_backward', [
@@ -352,7 +373,7 @@ export abstract class Recurrent extends Module implements SequentialLayer {
       grads.output?.data ?? null,
       grads.hN?.data ?? null,
       grads.cN?.data ?? null,
-      dInput.data,
+      dInput?.data ?? null,
       dh0.data,
       dc0?.data ?? null,
       gradBuf,
@@ -406,9 +427,9 @@ export abstract class Recurrent extends Module implements SequentialLayer {
     return r.output;
   }
 
-  backwardLayer(dy: Tensor, ctx: SeqContext, name: string): Tensor | null {
+  backwardLayer(dy: Tensor, ctx: SeqContext, name: string, needInputGrad: boolean): Tensor | null {
     const g = ctx.finalStateGrads[name];
-    const r = this.backwardNoCopy({ output: dy, hN: g?.h, cN: g?.c });
+    const r = this.backwardNoCopy({ output: dy, hN: g?.h, cN: g?.c }, needInputGrad);
     ctx.initialStateGrads[name] = r.c0 ? { h: r.h0, c: r.c0 } : { h: r.h0 };
     return r.input;
   }

@@ -56,7 +56,7 @@ export class Seq2Seq extends Module {
       state: { [this.decoderLayer]: enc.state[this.encoderLayer] },
     });
     const g = dec.stateGrads[this.decoderLayer];
-    this.encoder.backward(Tensor.zeros(enc.output.shape), { stateGrads: { [this.encoderLayer]: g } });
+    this.encoder.backward(Tensor.zeros(enc.output.shape), { stateGrads: { [this.encoderLayer]: g }, inputGrad: false });
     return { loss: dec.loss, logits: dec.logits };
   }
 

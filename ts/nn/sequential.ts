@@ -92,16 +92,24 @@ export class Sequential extends Module {
     return { output: x as Tensor, state: ctx.finalStates };
   }
 
-  /** Backpropagates dL/doutput through every layer (accumulating parameter gradients). */
-  backward(dOutput: Tensor, options: { stateGrads?: Record<string, { h?: Tensor; c?: Tensor }> } = {}): { input: Tensor | null; stateGrads: Record<string, { h: Tensor; c?: Tensor }> } {
+  /**
+   * Backpropagates dL/doutput through every layer (accumulating parameter gradients).
+   * `inputGrad: false` (computeLoss uses it): the model input's gradient is not wanted, so the
+   * layers before the first one with parameters skip computing theirs; `input` is then null.
+   */
+  backward(dOutput: Tensor, options: { stateGrads?: Record<string, { h?: Tensor; c?: Tensor }>; inputGrad?: boolean } = {}): { input: Tensor | null; stateGrads: Record<string, { h: Tensor; c?: Tensor }> } {
     const ctx = this.ctx;
     if (!ctx) fail('NO_FORWARD', 'Sequential.backward: run forward() first');
     ctx.finalStateGrads = options.stateGrads ?? {};
     ctx.initialStateGrads = {};
+    // Layer i needs its input's gradient when a layer before it has parameters (or the caller
+    // wants the model input's gradient).
+    const wantInput = options.inputGrad !== false;
+    const firstWithParams = this.layers.findIndex(([, l]) => l instanceof Module && l.paramGroups().length > 0);
     let d: Tensor | null = dOutput;
     for (let i = this.layers.length - 1; i >= 0 && d; i--) {
       const [name, layer] = this.layers[i];
-      d = layer.backwardLayer(d, ctx, name);
+      d = layer.backwardLayer(d, ctx, name, wantInput || (firstWithParams >= 0 && i > firstWithParams));
     }
     return { input: d, stateGrads: ctx.initialStateGrads };
   }
@@ -125,7 +133,7 @@ export class Sequential extends Module {
     } else {
       return fail('BAD_ARGUMENT', `computeLoss: unknown loss ${JSON.stringify(kind)} (crossEntropy, bceWithLogits, mse)`, { argument: 'loss' });
     }
-    const { stateGrads } = this.backward(result.grad, { stateGrads: options.stateGrads });
+    const { stateGrads } = this.backward(result.grad, { stateGrads: options.stateGrads, inputGrad: false });
     return { loss: result.loss, logits, state, stateGrads };
   }
 

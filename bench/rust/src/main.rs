@@ -283,8 +283,10 @@ const TRAIN: &[(&str, CellKind, usize, usize, usize, usize)] = &[
     ("infer-lstm-seq (fwd)", CellKind::Lstm, 256, 256, 1, 256),
 ];
 
-/// Forward over the sequence plus full BPTT (the optimizer step is not included), per level and
-/// thread count. FLOPs as the issue counts them: 3 × 2·B·T·G·H·(I+H) (forward only: 1 ×).
+/// Forward over the sequence plus full BPTT without dL/dinput (the input is data; the Node bench
+/// and PyTorch's step skip it too; the optimizer step is not included), per level and thread
+/// count. FLOPs as the issue counts them: 3 × 2·B·T·G·H·(I+H) (forward only: 1 ×), which includes
+/// the skipped dL/dinput product.
 fn train(levels: &[&'static Kernels], thread_counts: &[usize], min_s: f64, only: Option<&str>) {
     println!("{:<22} {:>9} {:>7} {:>10} {:>10}", "config", "level", "threads", "ms", "GFLOP/s");
     for &(name, cell, i, h, b, t) in TRAIN.iter().filter(|c| only.map_or(true, |o| c.0 == o)) {
@@ -298,7 +300,6 @@ fn train(levels: &[&'static Kernels], thread_counts: &[usize], min_s: f64, only:
         let mut c_n = vec![0.0; b * h];
         let mut cache = vec![0.0; seq_cache_len(&cfg, None, t, b).unwrap()];
         let d_out = rng.vec(t * b * h);
-        let mut d_input = vec![0.0; input.len()];
         let mut d_params = vec![0.0; params.len()];
         let lstm = cell == CellKind::Lstm;
         let flops = (if fwd_only { 1.0 } else { 3.0 }) * 2.0 * (b * t * cfg.gates() * h * (i + h)) as f64;
@@ -320,7 +321,7 @@ fn train(levels: &[&'static Kernels], thread_counts: &[usize], min_s: f64, only:
                         seq_forward(&cfg, t, b, bufs).unwrap();
                     }
                     if !fwd_only {
-                        let g = SeqGradBuffers { params: &params, lengths: None, cache: &cache, d_output: Some(&d_out), d_h_n: None, d_c_n: None, d_input: Some(&mut d_input), d_h0: None, d_c0: None, d_params: &mut d_params };
+                        let g = SeqGradBuffers { params: &params, lengths: None, cache: &cache, d_output: Some(&d_out), d_h_n: None, d_c_n: None, d_input: None, d_h0: None, d_c0: None, d_params: &mut d_params };
                         seq_backward(&cfg, t, b, g).unwrap();
                     }
                 });
