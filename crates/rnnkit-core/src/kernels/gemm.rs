@@ -173,25 +173,35 @@ thread_local! {
 /// # Safety
 /// The block lies inside the checked matrix `a`; dst holds ceil(mc/MR)·MR·kc values.
 unsafe fn pack_a<K: MicroKernel>(dst: &mut [f32], a: View, i0: usize, mc: usize, p0: usize, kc: usize) {
+    if a.trans {
+        // A(i, p) = a[p·ld + i]: stored row p holds the k step p of every panel, mc contiguous
+        // values. Read each stored row once, front to back, and deal it out MR values per panel
+        // (panel by panel instead would touch a new cache line per value group, each line
+        // several times).
+        let panels = (mc + K::MR - 1) / K::MR;
+        for p in 0..kc {
+            let src = a.ptr.add((p0 + p) * a.ld + i0);
+            for q in 0..panels {
+                let ir = q * K::MR;
+                let mr = K::MR.min(mc - ir);
+                let d = &mut dst[q * kc * K::MR + p * K::MR..q * kc * K::MR + (p + 1) * K::MR];
+                if mr == K::MR {
+                    // Constant length: inlined, no memcpy call.
+                    d.copy_from_slice(std::slice::from_raw_parts(src.add(ir), K::MR));
+                } else {
+                    d[..mr].copy_from_slice(std::slice::from_raw_parts(src.add(ir), mr));
+                    d[mr..].fill(0.0);
+                }
+            }
+        }
+        return;
+    }
     let mut off = 0;
     let mut ir = 0;
     while ir < mc {
         let mr = K::MR.min(mc - ir);
         let panel = &mut dst[off..off + kc * K::MR];
-        if a.trans {
-            // Each k step of the panel is mr contiguous values of the stored matrix (a copy of
-            // constant length when the panel is full: inlined, no memcpy call).
-            for p in 0..kc {
-                let src = a.ptr.add((p0 + p) * a.ld + i0 + ir);
-                let d = &mut panel[p * K::MR..(p + 1) * K::MR];
-                if mr == K::MR {
-                    d.copy_from_slice(std::slice::from_raw_parts(src, K::MR));
-                } else {
-                    d[..mr].copy_from_slice(std::slice::from_raw_parts(src, mr));
-                    d[mr..].fill(0.0);
-                }
-            }
-        } else if mr == K::MR {
+        if mr == K::MR {
             // All MR rows at once: MR parallel read streams, one sequential write stream.
             let src = a.ptr.add((i0 + ir) * a.ld + p0);
             let d = panel.as_mut_ptr();
