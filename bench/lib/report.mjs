@@ -156,10 +156,68 @@ export function renderMarkdown(r) {
     }
   }
 
+  L.push(...renderTargets(r), '');
+
   L.push('## Not measured', '');
   L.push('- `@tensorflow/tfjs-node`: unavailable. Its install script downloads a prebuilt libtensorflow from outside the npm registry, which this machine cannot reach (`npm install @tensorflow/tfjs-node` fails in `scripts/install.js` with ENOTFOUND), so it is not a devDependency.');
   L.push('- onnxruntime rows cover the inference configs only (onnxruntime does not train).');
   L.push('- brain.js has no single-step call that carries the state between calls: no infer-lstm-b1 row.');
   L.push('');
   return L.join('\n');
+}
+
+/**
+ * The speed targets of the benchmark issue, checked against this run's numbers (rows missing from
+ * the run are reported as not measured, never as met).
+ */
+function renderTargets(r) {
+  const row = (c, id) => r.configs[c]?.rows?.[id];
+  const ms = (c, id) => (row(c, id)?.medianMs > 0 ? row(c, id).medianMs : null);
+  const peak = r.fmaPeak?.gflops;
+  const out = ['## Targets (issue 3), checked against this run', ''];
+  out.push(`"% of peak" = formula GFLOP/s ÷ the one-core ${r.fmaPeak?.isa ?? ''} FMA peak above (${peak ?? 'n/a'} GFLOP/s). Training rows skip dL/dx for the data input, as PyTorch does; the formula counts it.`, '');
+  out.push('| target | measured | met |', '|---|---|---|');
+  const line = (what, got, ok) => out.push(`| ${what} | ${got ?? 'not measured'} | ${got == null ? 'n/a' : ok ? 'yes' : '**no**'} |`);
+  const pct = { 'train-lstm-s': 65, 'train-lstm-m': 75, 'train-lstm-l': 85, 'train-gru-m': 75 };
+  const vsTorch1 = { 'train-lstm-s': 1.7, 'train-lstm-m': 1.4, 'train-lstm-l': 1.05, 'train-gru-m': 1.4 };
+  for (const [c, want] of Object.entries(pct)) {
+    const g = row(c, 'rnnkit-native-1t')?.gflops;
+    const p = g && peak ? (100 * g) / peak : null;
+    line(`${c}: native 1 thread ≥ ${want}% of peak`, p == null ? null : `${p.toFixed(1)}%`, p >= want);
+  }
+  for (const [c, want] of Object.entries(vsTorch1)) {
+    const a = ms(c, 'torch-1t');
+    const b = ms(c, 'rnnkit-native-1t');
+    line(`${c}: native 1 thread ≥ ${want}× PyTorch 1 thread`, a && b ? `${(a / b).toFixed(2)}×` : null, a / b >= want);
+  }
+  for (const c of Object.keys(pct)) {
+    const a = ms(c, 'torch-best');
+    const b = ms(c, 'rnnkit-native-nt');
+    line(`${c}: native all cores ≥ 1.3× PyTorch's best multi-core setting`, a && b ? `${(a / b).toFixed(2)}×` : null, a / b >= 1.3);
+  }
+  for (const c of Object.keys(pct)) {
+    const g = row(c, 'rnnkit-wasm-simd')?.gflops;
+    line(`${c}: wasm-simd ≥ 12 GFLOP/s`, g ? `${fmtG(g)} GFLOP/s` : null, g >= 12);
+    // Equal work: GFLOP/s ratios (brain.js runs batch 1).
+    for (const [id, name, want] of [['tfjs-wasm', 'TF.js wasm', 10], ['brain', 'brain.js', 30]]) {
+      const o = row(c, id)?.gflops;
+      line(`${c}: wasm-simd ≥ ${want}× ${name} (GFLOP/s)`, g && o ? `${(g / o).toFixed(1)}×` : null, g / o >= want);
+    }
+  }
+  const b1 = ms('infer-lstm-b1', 'rnnkit-native-1t');
+  line('infer-lstm-b1: native 1 thread ≤ 230 µs/step', b1 ? `${(b1 * 1000).toFixed(0)} µs` : null, b1 * 1000 <= 230);
+  const pairs = [
+    ['infer-lstm-b1', 'rnnkit-native-1t', 'ort-node-1t', 'native 1 thread faster than onnxruntime-node 1 thread'],
+    ['infer-lstm-b1', 'rnnkit-native-nt', 'ort-node-nt', 'native all cores faster than onnxruntime-node all cores'],
+    ['infer-lstm-seq', 'rnnkit-native-1t', 'ort-node-1t', 'native 1 thread faster than onnxruntime-node 1 thread'],
+    ['infer-lstm-seq', 'rnnkit-native-nt', 'ort-node-nt', 'native all cores faster than onnxruntime-node all cores'],
+    ['infer-lstm-seq', 'rnnkit-wasm-simd', 'ort-web-1t', 'wasm-simd faster than onnxruntime-web 1 thread'],
+  ];
+  for (const [c, ours, theirs, what] of pairs) {
+    const a = ms(c, ours);
+    const b = ms(c, theirs);
+    const perStep = r.configs[c]?.kind === 'step';
+    line(`${c}: ${what}`, a && b ? `${fmtTime(a, perStep)} vs ${fmtTime(b, perStep)}` : null, a < b);
+  }
+  return out;
 }
