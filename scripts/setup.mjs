@@ -39,6 +39,25 @@ if (wanted.length && canApt) {
   run('apt-get', ['update', '-qq']);
   run('apt-get', ['install', '-y', '-qq', ...wanted], { DEBIAN_FRONTEND: 'noninteractive' });
 }
+// The aarch64 cross toolchain and qemu-user for the NEON kernel test (scripts/test-aarch64-kernels.mjs):
+// best effort, since the product does not need it; without it that test says it was skipped.
+const AARCH64 = ['libstd-rust-dev:arm64', 'gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'qemu-user'];
+const haveAarch64 = () => existsSync('/usr/lib/rustlib/aarch64-unknown-linux-gnu') && existsSync('/usr/bin/aarch64-linux-gnu-gcc') && existsSync('/usr/bin/qemu-aarch64');
+if (canApt && process.arch === 'x64' && !haveAarch64() && process.env.RNNKIT_SKIP_AARCH64 !== '1') {
+  console.log(`setup: installing Debian packages for the aarch64 kernel test: ${AARCH64.join(' ')}`);
+  const steps = [
+    ['dpkg', ['--add-architecture', 'arm64']],
+    ['apt-get', ['update', '-qq']],
+    ['apt-get', ['install', '-y', '-qq', ...AARCH64]],
+  ];
+  for (const [cmd, args] of steps) {
+    const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (r.status !== 0) {
+      console.warn(`setup: '${cmd} ${args.join(' ')}' failed; the aarch64 kernel test will be skipped.`);
+      break;
+    }
+  }
+}
 if (!findWasmToolchain()) {
   console.error('setup: no Rust toolchain with the wasm32-unknown-unknown target. Install one of:\n' + WASM_INSTALL_HINT);
   process.exit(1);

@@ -4,12 +4,11 @@
 // for wasm32-wasi with -C target-feature=+simd128 and runs it under Node's WASI (V8 executes
 // the simd128 code). Part of `npm test`. Skips, saying why, when no Rust std for wasm32-wasi is
 // installed (`rustup target add wasm32-wasip1`, or Debian's libstd-rust-dev-wasm32).
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WASI } from 'node:wasi';
-import { output } from './toolchain.mjs';
+import { buildCoreTests, output } from './toolchain.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -34,23 +33,12 @@ if (!tc) {
   process.exit(0);
 }
 const TESTS = ['kernels_vs_scalar', 'prepack'];
-const args = ['test', '--release', '--target', tc.target, '-p', 'rnnkit-core', ...TESTS.flatMap((t) => ['--test', t]), '--no-run', '--message-format=json'];
-console.log(`$ RUSTFLAGS='-C target-feature=+simd128' ${tc.cargo} ${args.join(' ')}`);
-const built = spawnSync(tc.cargo, args, {
-  cwd: root,
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-  env: { ...process.env, ...tc.env, CARGO_TARGET_DIR: join(root, 'target', 'wasi-simd-test'), RUSTFLAGS: '-C target-feature=+simd128' },
-});
-if (built.status !== 0) process.exit(1);
-const artifacts = built.stdout
-  .split('\n')
-  .filter((l) => l.startsWith('{'))
-  .map((l) => JSON.parse(l))
-  .filter((m) => m.reason === 'compiler-artifact' && m.executable);
+console.log("(RUSTFLAGS='-C target-feature=+simd128')");
+const exes = buildCoreTests(tc.cargo, tc.target, TESTS, { ...tc.env, CARGO_TARGET_DIR: join(root, 'target', 'wasi-simd-test'), RUSTFLAGS: '-C target-feature=+simd128' });
+if (!exes) process.exit(1);
 let failed = 0;
 for (const name of TESTS) {
-  const wasm = artifacts.find((m) => m.target?.name === name)?.executable;
+  const wasm = exes[name];
   if (!wasm) {
     console.error(`${name} on simd128: cargo built no test module`);
     process.exit(1);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: the Rust tests (kernels, finite-difference gradient checks, hand-worked cases),
-// kernels-vs-scalar on the wasm SIMD128 level, then the vitest suite on every backend that
+// kernels-vs-scalar on the wasm SIMD128 and the aarch64 NEON levels, then the vitest suite on every backend that
 // loads (native, wasm-simd, wasm).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,6 +17,8 @@ function run(cmd, args) {
 if (run('cargo', ['test', '--release', '--workspace']) !== 0) process.exit(1);
 // The same kernels-vs-scalar test on the wasm SIMD128 level, under Node's WASI.
 if (run(process.execPath, ['--no-warnings', join(root, 'scripts', 'test-wasm-kernels.mjs')]) !== 0) process.exit(1);
+// And on the aarch64 NEON level, cross-built and run under qemu-user (x86_64 hosts).
+if (run(process.execPath, ['--no-warnings', join(root, 'scripts', 'test-aarch64-kernels.mjs')]) !== 0) process.exit(1);
 // dist/ is what users import; a child-process test runs it, so keep it in step with ts/.
 if (run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']) !== 0) process.exit(1);
 const dir = mkdtempSync(join(tmpdir(), 'rnnkit-test-'));

@@ -1,7 +1,10 @@
-// Shared by build.mjs and setup.mjs: where the Rust toolchains are.
-import { execFileSync } from 'node:child_process';
+// Shared by the build, set-up and test scripts: where the Rust toolchains are.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export function output(cmd, args, env = {}) {
   try {
@@ -32,4 +35,22 @@ export function nativeTriple() {
   let libc = '';
   if (process.platform === 'linux') libc = process.report?.getReport?.().header?.glibcVersionRuntime ? '-gnu' : '-musl';
   return `${process.platform}-${process.arch}${libc}`;
+}
+
+/**
+ * Builds rnnkit-core's integration tests `tests` for `target` without running them; returns
+ * { test name: executable path }, or null if cargo failed (its errors are on stderr).
+ */
+export function buildCoreTests(cargo, target, tests, env) {
+  const args = ['test', '--release', '--target', target, '-p', 'rnnkit-core', ...tests.flatMap((t) => ['--test', t]), '--no-run', '--message-format=json'];
+  console.log(`$ ${cargo} ${args.join(' ')}`);
+  const built = spawnSync(cargo, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  if (built.status !== 0) return null;
+  const exes = {};
+  for (const line of built.stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const m = JSON.parse(line);
+    if (m.reason === 'compiler-artifact' && m.executable && m.target?.name) exes[m.target.name] = m.executable;
+  }
+  return exes;
 }

@@ -18,6 +18,14 @@ fn variants() -> Vec<&'static Kernels> {
     v
 }
 
+/// The aarch64 build runs the NEON level (this file then checks it against scalar).
+#[cfg(target_arch = "aarch64")]
+#[test]
+fn neon_is_the_best_level_on_aarch64() {
+    assert_eq!(kernels::available()[0], Level::Neon);
+    assert_eq!(kernels::get().level, Level::Neon);
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Shape {
     NT,

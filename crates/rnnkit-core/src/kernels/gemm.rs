@@ -64,6 +64,7 @@ impl View {
     /// # Safety
     /// (r, c) inside the matrix the view was checked for.
     #[inline(always)]
+    #[cfg_attr(target_arch = "aarch64", allow(dead_code))]
     pub unsafe fn at(&self, r: usize, c: usize) -> f32 {
         if self.trans {
             *self.ptr.add(c * self.ld + r)
@@ -79,6 +80,7 @@ impl View {
 /// # Safety
 /// Operands checked for the product; the block is inside it.
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(target_arch = "aarch64", allow(dead_code))]
 pub(crate) unsafe fn block_in_order(c: *mut f32, ldc: usize, a: View, b: View, i0: usize, i1: usize, j0: usize, j1: usize, k: usize) {
     for i in i0..i1 {
         for j in j0..j1 {
@@ -501,7 +503,7 @@ pub(crate) fn split_cols_pinned(n: usize, unit: usize, work: usize, f: &(dyn Fn(
     });
 }
 
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+#[cfg_attr(any(target_arch = "wasm32", target_arch = "aarch64"), allow(dead_code))]
 /// Splits columns 0..n among threads for the few-row paths: `f(j0, j1)` per part, j0 a multiple of
 /// `unit`; `work` = multiply-adds of the whole product.
 pub(crate) fn split_cols(n: usize, unit: usize, work: usize, f: &(dyn Fn(usize, usize) + Sync)) {

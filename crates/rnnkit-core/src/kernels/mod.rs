@@ -11,6 +11,7 @@
 //!   x86_avx512.rs        avx512    16     x86_64 with AVX-512F, at run time; needs Rust ≥ 1.89
 //!                                         to compile (build.rs), else the level is left out
 //!   wasm_simd128.rs      simd128   4      wasm32 built with `-C target-feature=+simd128`
+//!   aarch64_neon.rs      neon      4      aarch64 (NEON is part of every aarch64 CPU)
 //!
 //! `gemm.rs` is the packed, register-blocked GEMM loop nest the SIMD variants share (each brings
 //! its micro-kernel); `pointwise.rs` the σ / tanh / fused-cell loops they share (each brings a
@@ -27,9 +28,11 @@
 //! the variant (or an explicit `scalar::` entry) in every table, a `Real` method if cells call
 //! it, and a case in `tests/kernels_vs_scalar.rs`.
 
-#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64_neon;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64", all(target_arch = "wasm32", target_feature = "simd128")))]
 pub(crate) mod gemm;
-#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64", all(target_arch = "wasm32", target_feature = "simd128")))]
 pub(crate) mod pointwise;
 pub mod pool;
 pub mod scalar;
@@ -259,6 +262,21 @@ pub static SIMD128: Kernels = Kernels {
     gru_cell: wasm_simd128::gru_cell,
 };
 
+#[cfg(target_arch = "aarch64")]
+pub static NEON: Kernels = Kernels {
+    level: Level::Neon,
+    panel_width: aarch64_neon::PANEL_WIDTH,
+    gemm_nt: aarch64_neon::gemm_nt,
+    gemm_nn: aarch64_neon::gemm_nn,
+    gemm_tn: aarch64_neon::gemm_tn,
+    pack_b: aarch64_neon::pack_b,
+    gemm_packed: aarch64_neon::gemm_packed,
+    sigmoid: aarch64_neon::sigmoid,
+    tanh: aarch64_neon::tanh,
+    lstm_cell: aarch64_neon::lstm_cell,
+    gru_cell: aarch64_neon::gru_cell,
+};
+
 /// 0 = not chosen yet; otherwise a `Level` code. (`OnceLock` needs Rust 1.70; MSRV is 1.63.)
 static CHOSEN: AtomicU8 = AtomicU8::new(0);
 
@@ -272,6 +290,8 @@ pub fn table(level: Level) -> Option<&'static Kernels> {
         Level::Avx512 => Some(&AVX512),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         Level::Simd128 => Some(&SIMD128),
+        #[cfg(target_arch = "aarch64")]
+        Level::Neon => Some(&NEON),
         #[allow(unreachable_patterns)]
         _ => None,
     }
@@ -291,6 +311,8 @@ pub fn available() -> Vec<Level> {
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     levels.push(Level::Simd128);
+    #[cfg(target_arch = "aarch64")]
+    levels.push(Level::Neon);
     levels.push(Level::Scalar);
     levels
 }
