@@ -161,29 +161,8 @@ unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: 
         ap = ap.add(Neon::MR);
         bp = bp.add(Neon::NR);
     }
-    store_tile(&acc, c, ldc, nr);
-}
-
-/// C rows += the accumulated rows (8 columns each; only the first `nr` stored at an edge, added
-/// one by one: the same rounding as the vector add).
-///
-/// # Safety
-/// The acc.len() × nr tile at `c` (row stride `ldc`) is writable.
-#[inline(always)]
-unsafe fn store_tile<const M: usize>(acc: &[[float32x4_t; 2]; M], c: *mut f32, ldc: usize, nr: usize) {
     for (r, acc_r) in acc.iter().enumerate() {
-        let cr = c.add(r * ldc);
-        if nr == Neon::NR {
-            vst1q_f32(cr, vaddq_f32(vld1q_f32(cr), acc_r[0]));
-            vst1q_f32(cr.add(4), vaddq_f32(vld1q_f32(cr.add(4)), acc_r[1]));
-        } else {
-            let mut tmp = [0.0f32; 8];
-            vst1q_f32(tmp.as_mut_ptr(), acc_r[0]);
-            vst1q_f32(tmp.as_mut_ptr().add(4), acc_r[1]);
-            for (j, &t) in tmp.iter().enumerate().take(nr) {
-                *cr.add(j) += t;
-            }
-        }
+        gemm::add_pair_to_c(c.add(r * ldc), &[V4(acc_r[0]), V4(acc_r[1])], nr);
     }
 }
 
@@ -196,35 +175,7 @@ unsafe fn store_tile<const M: usize>(acc: &[[float32x4_t; 2]; M], c: *mut f32, l
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
-    let (ap, lda) = (a.ptr, a.ld);
-    let z = vdupq_n_f32(0.0);
-    let mut p0 = 0;
-    while p0 < k {
-        let kc = scalar::KC.min(k - p0);
-        // Panel q of this block: kc × NR values, p-major.
-        let bp = b.add(p0 * n_pad + j * kc);
-        let mut acc = [[[z; 2]; NP]; MA];
-        for p in 0..kc {
-            let bq = bp.add(p * Neon::NR);
-            for (r, acc_r) in acc.iter_mut().enumerate() {
-                let av = vld1q_dup_f32(ap.add((i + r) * lda + p0 + p));
-                for (q, acc_q) in acc_r.iter_mut().enumerate() {
-                    let bv = bq.add(q * kc * Neon::NR);
-                    acc_q[0] = vaddq_f32(acc_q[0], vmulq_f32(av, vld1q_f32(bv)));
-                    acc_q[1] = vaddq_f32(acc_q[1], vmulq_f32(av, vld1q_f32(bv.add(4))));
-                }
-            }
-        }
-        for (r, acc_r) in acc.iter().enumerate() {
-            for (q, acc_q) in acc_r.iter().enumerate() {
-                let col = j + q * Neon::NR;
-                if col < j_end {
-                    store_tile(&[*acc_q], c.add((i + r) * ldc + col), ldc, (j_end - col).min(Neon::NR));
-                }
-            }
-        }
-        p0 += kc;
-    }
+    gemm::packed_cols_2v::<V4, MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
 }
 
 // ---- pointwise: pointwise.rs's kernels on 4 lanes ----

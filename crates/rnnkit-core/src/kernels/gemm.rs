@@ -18,6 +18,7 @@
 //! B may also come pre-packed for the whole (k, n) (`PackedB`, the recurrent weights): the
 //! panels of KC block pc then start at pc·n_pad, panel q of that block at pc·n_pad + q·kc·NR.
 
+use super::pointwise::F32Vec;
 use super::{pool, AlignedVec, Level, PackedB, Panels, FEW_ROWS};
 use std::cell::{Cell, RefCell};
 
@@ -538,3 +539,65 @@ impl Shared {
     }
 }
 
+
+/// `MicroKernel::packed_cols` for panels two vectors of `V` wide (NR = 2·LANES: every level's
+/// micro-kernel), written once: each level calls it from a function with its target features.
+/// A row's NP panels are streamed side by side; C gets each KC block's sums after the block.
+///
+/// # Safety
+/// As `MicroKernel::packed_cols`; the CPU runs `V`'s instructions.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn packed_cols_2v<V: F32Vec, const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
+    let nr = 2 * V::LANES;
+    let (ap, lda) = (a.ptr, a.ld);
+    let mut p0 = 0;
+    while p0 < k {
+        let kc = super::scalar::KC.min(k - p0);
+        // Panel q of this block: kc × NR values, p-major.
+        let bp = b.add(p0 * n_pad + j * kc);
+        let mut acc = [[[V::splat(0.0); 2]; NP]; MA];
+        for p in 0..kc {
+            let bq = bp.add(p * nr);
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let av = V::splat(*ap.add((i + r) * lda + p0 + p));
+                for (q, acc_q) in acc_r.iter_mut().enumerate() {
+                    let bv = bq.add(q * kc * nr);
+                    acc_q[0] = acc_q[0].add(av.mul(V::load(bv)));
+                    acc_q[1] = acc_q[1].add(av.mul(V::load(bv.add(V::LANES))));
+                }
+            }
+        }
+        for (r, acc_r) in acc.iter().enumerate() {
+            for (q, acc_q) in acc_r.iter().enumerate() {
+                let col = j + q * nr;
+                if col < j_end {
+                    add_pair_to_c(c.add((i + r) * ldc + col), acc_q, j_end - col);
+                }
+            }
+        }
+        p0 += kc;
+    }
+}
+
+/// C row `cp` += a pair of accumulators: all 2·LANES columns, or the first `nr` one by one (the
+/// same rounding as the vector add) at an edge.
+///
+/// # Safety
+/// `cp` writable for min(nr, 2·LANES) values; the CPU runs `V`'s instructions.
+#[inline(always)]
+pub(crate) unsafe fn add_pair_to_c<V: F32Vec>(cp: *mut f32, acc: &[V; 2], nr: usize) {
+    let l = V::LANES;
+    if nr >= 2 * l {
+        V::load(cp).add(acc[0]).store(cp);
+        V::load(cp.add(l)).add(acc[1]).store(cp.add(l));
+    } else {
+        let mut tmp = [0.0f32; 32];
+        debug_assert!(2 * l <= tmp.len());
+        acc[0].store(tmp.as_mut_ptr());
+        acc[1].store(tmp.as_mut_ptr().add(l));
+        for (x, &t) in tmp.iter().enumerate().take(nr) {
+            *cp.add(x) += t;
+        }
+    }
+}

@@ -225,45 +225,7 @@ unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
-    let (ap, lda) = (a.ptr, a.ld);
-    let z = f32x4_splat(0.0);
-    let mut p0 = 0;
-    while p0 < k {
-        let kc = scalar::KC.min(k - p0);
-        // Panel q of this block: kc × NR values, p-major.
-        let bp = b.add(p0 * n_pad + j * kc);
-        let mut acc = [[[z; 2]; NP]; MA];
-        for p in 0..kc {
-            let bq = bp.add(p * Simd::NR);
-            for (r, acc_r) in acc.iter_mut().enumerate() {
-                let av = v128_load32_splat(ap.add((i + r) * lda + p0 + p) as *const u32);
-                for (q, acc_q) in acc_r.iter_mut().enumerate() {
-                    let bv = bq.add(q * kc * Simd::NR);
-                    acc_q[0] = f32x4_add(acc_q[0], f32x4_mul(av, ld(bv)));
-                    acc_q[1] = f32x4_add(acc_q[1], f32x4_mul(av, ld(bv.add(4))));
-                }
-            }
-        }
-        for (r, acc_r) in acc.iter().enumerate() {
-            for (q, acc_q) in acc_r.iter().enumerate() {
-                let col = j + q * Simd::NR;
-                let cp = c.add((i + r) * ldc + col);
-                if col + Simd::NR <= j_end {
-                    st(cp, f32x4_add(ld(cp), acc_q[0]));
-                    st(cp.add(4), f32x4_add(ld(cp.add(4)), acc_q[1]));
-                } else if col < j_end {
-                    // Edge panel: the same sums, added one by one (the vector add's rounding).
-                    let mut tmp = [0.0f32; 8];
-                    st(tmp.as_mut_ptr(), acc_q[0]);
-                    st(tmp.as_mut_ptr().add(4), acc_q[1]);
-                    for (x, &t) in tmp.iter().enumerate().take(j_end - col) {
-                        *cp.add(x) += t;
-                    }
-                }
-            }
-        }
-        p0 += kc;
-    }
+    gemm::packed_cols_2v::<V4, MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
 }
 
 // ---- few rows, B not packed (batch-1 and small-batch steps) ----

@@ -235,44 +235,7 @@ unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: 
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
-    let (ap, lda) = (a.ptr, a.ld);
-    let mut p0 = 0;
-    while p0 < k {
-        let kc = scalar::KC.min(k - p0);
-        // Panel q of this block: kc × NR values, p-major.
-        let bp = b.add(p0 * n_pad + j * kc);
-        let mut acc = [[[_mm256_setzero_ps(); 2]; NP]; MA];
-        for p in 0..kc {
-            let bq = bp.add(p * Avx2::NR);
-            for (r, acc_r) in acc.iter_mut().enumerate() {
-                let av = _mm256_broadcast_ss(&*ap.add((i + r) * lda + p0 + p));
-                for (q, acc_q) in acc_r.iter_mut().enumerate() {
-                    let bv = bq.add(q * kc * Avx2::NR);
-                    acc_q[0] = _mm256_add_ps(acc_q[0], _mm256_mul_ps(av, _mm256_loadu_ps(bv)));
-                    acc_q[1] = _mm256_add_ps(acc_q[1], _mm256_mul_ps(av, _mm256_loadu_ps(bv.add(8))));
-                }
-            }
-        }
-        for (r, acc_r) in acc.iter().enumerate() {
-            for (q, acc_q) in acc_r.iter().enumerate() {
-                let col = j + q * Avx2::NR;
-                let cp = c.add((i + r) * ldc + col);
-                if col + Avx2::NR <= j_end {
-                    _mm256_storeu_ps(cp, _mm256_add_ps(_mm256_loadu_ps(cp), acc_q[0]));
-                    _mm256_storeu_ps(cp.add(8), _mm256_add_ps(_mm256_loadu_ps(cp.add(8)), acc_q[1]));
-                } else if col < j_end {
-                    // Edge panel: the same sums, added one by one (the vector add's rounding).
-                    let mut tmp = [0.0f32; 16];
-                    _mm256_storeu_ps(tmp.as_mut_ptr(), acc_q[0]);
-                    _mm256_storeu_ps(tmp.as_mut_ptr().add(8), acc_q[1]);
-                    for (x, &t) in tmp.iter().enumerate().take(j_end - col) {
-                        *cp.add(x) += t;
-                    }
-                }
-            }
-        }
-        p0 += kc;
-    }
+    gemm::packed_cols_2v::<V8, MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
 }
 
 // ---- few rows, B not packed (batch-1 and small-batch steps) ----

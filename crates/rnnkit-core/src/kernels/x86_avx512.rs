@@ -216,34 +216,7 @@ unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: 
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
-    let (ap, lda) = (a.ptr, a.ld);
-    let mut p0 = 0;
-    while p0 < k {
-        let kc = scalar::KC.min(k - p0);
-        // Panel q of this block: kc × NR values, p-major.
-        let bp = b.add(p0 * n_pad + j * kc);
-        let mut acc = [[[_mm512_setzero_ps(); 2]; NP]; MA];
-        for p in 0..kc {
-            let bq = bp.add(p * Avx512::NR);
-            for (r, acc_r) in acc.iter_mut().enumerate() {
-                let av = _mm512_set1_ps(*ap.add((i + r) * lda + p0 + p));
-                for (q, acc_q) in acc_r.iter_mut().enumerate() {
-                    let bv = bq.add(q * kc * Avx512::NR);
-                    acc_q[0] = _mm512_add_ps(acc_q[0], _mm512_mul_ps(av, _mm512_loadu_ps(bv)));
-                    acc_q[1] = _mm512_add_ps(acc_q[1], _mm512_mul_ps(av, _mm512_loadu_ps(bv.add(16))));
-                }
-            }
-        }
-        for (r, acc_r) in acc.iter().enumerate() {
-            for (q, acc_q) in acc_r.iter().enumerate() {
-                let col = j + q * Avx512::NR;
-                if col < j_end {
-                    add_to_c(c.add((i + r) * ldc + col), acc_q, j_end - col);
-                }
-            }
-        }
-        p0 += kc;
-    }
+    gemm::packed_cols_2v::<V16, MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
 }
 
 // ---- pointwise: pointwise.rs's kernels on 16 lanes ----
