@@ -10,7 +10,7 @@
 //          --render-only (rewrite RESULTS.md from results.json);
 //          --out=DIR (default bench/; a subset run writes results-partial.* instead, unless --out).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,13 @@ const onlyRows = opt('rows')?.split(',');
 const partial = Boolean(onlyConfigs || onlyRows);
 const outDir = opt('out') ?? here;
 const outBase = partial && !opt('out') ? 'results-partial' : 'results';
+// Made (or refused) now, not after a run of many minutes.
+try {
+  mkdirSync(outDir, { recursive: true });
+} catch (e) {
+  console.error(`bench: cannot create the output directory --out=${outDir}: ${e.message}`);
+  process.exit(1);
+}
 const CORES = os.availableParallelism?.() ?? os.cpus().length;
 
 // Time per row: samples for ~budget after one warm-up; at least minSamples if they fit in cap.
