@@ -171,6 +171,29 @@ thread_local! {
     static BUFS: RefCell<(AlignedVec, AlignedVec)> = const { RefCell::new((AlignedVec::new(), AlignedVec::new())) };
 }
 
+/// Stored rows of a transposed A that `pack_a` asks for ahead of the one it deals out.
+const PREFETCH_ROWS: usize = 4;
+
+/// Asks the cache for the `len` values at `p` (x86_64; elsewhere nothing). The rows a transposed
+/// `pack_a` reads are ld apart, a stride the hardware prefetcher picks up late.
+///
+/// # Safety
+/// None needed for the hint itself; `p..p+len` is inside the operand where it is called.
+#[inline(always)]
+unsafe fn prefetch_span(p: *const f32, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let mut off = 0;
+        while off < len {
+            _mm_prefetch(p.add(off) as *const i8, _MM_HINT_T0);
+            off += 16;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (p, len);
+}
+
 /// Packs A rows i0..i0+mc, columns p0..p0+kc into MR-tall panels (kc × MR, zero rows past mc).
 ///
 /// # Safety
@@ -184,6 +207,9 @@ unsafe fn pack_a<K: MicroKernel>(dst: &mut [f32], a: View, i0: usize, mc: usize,
         let panels = (mc + K::MR - 1) / K::MR;
         for p in 0..kc {
             let src = a.ptr.add((p0 + p) * a.ld + i0);
+            if p + PREFETCH_ROWS < kc {
+                prefetch_span(src.add(PREFETCH_ROWS * a.ld), mc);
+            }
             for q in 0..panels {
                 let ir = q * K::MR;
                 let mr = K::MR.min(mc - ir);
