@@ -81,7 +81,8 @@ function cpuTimes() {
     const line = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
     const idle = line[3] + (line[4] ?? 0);
     const total = line.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busy: (total - idle) / 100, total: total / 100 }; // seconds (USER_HZ = 100)
+    // steal: time the hypervisor ran other guests while this VM wanted the CPU (counted in busy).
+    return { busy: (total - idle) / 100, total: total / 100, steal: (line[7] ?? 0) / 100 }; // seconds (USER_HZ = 100)
   } catch {
     return null;
   }
@@ -176,6 +177,7 @@ function runWorker(spec, timeoutMs = PLAN.timeoutMs) {
         // CPU seconds spent by everything else on the machine while this row ran, per second.
         res.otherLoad = +Math.max(0, (after.busy - before.busy - res.cpuS) / wallS).toFixed(2);
       }
+      if (before && after) res.steal = +((after.steal - before.steal) / wallS).toFixed(2);
       resolve(res);
     });
   });
@@ -209,6 +211,7 @@ function runTorch(setting, configs) {
         if (before && after) {
           r.machineBusyCores = +((after.busy - before.busy) / r.wallS).toFixed(2);
           if (typeof r.cpuS === 'number') r.otherLoad = +Math.max(0, (after.busy - before.busy - r.cpuS) / r.wallS).toFixed(2);
+          r.steal = +((after.steal - before.steal) / r.wallS).toFixed(2);
         }
         resolve(r);
       } catch {
@@ -216,6 +219,51 @@ function runTorch(setting, configs) {
       }
     });
   });
+}
+
+/**
+ * Each training step's matrix products timed alone at 1 thread (summed with their count per
+ * step), taking turns with the step itself in the same process (best of 3 rounds each): by
+ * rnnkit's best kernel level (bench/rust `rnnkit-bench products`) and, when PyTorch is there, by
+ * torch.mm on its BLAS. What a step would cost with no pointwise work, copies or sequencing: the
+ * ceiling for the "% of peak" of the training rows.
+ */
+function gemmCeiling(configs, withTorch) {
+  const out = { configs };
+  const bin = join(root, 'target', 'release', 'rnnkit-bench');
+  const readLines = (text) => text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  if (!existsSync(bin)) out.rnnkit = { error: 'bench/rust was not built (target/release/rnnkit-bench missing)' };
+  else {
+    out.rnnkit = { configs: {} };
+    for (const c of configs) {
+      const r = spawnSync(bin, ['products', c], { encoding: 'utf8', timeout: 300_000 });
+      try {
+        const [v] = readLines(r.stdout);
+        out.rnnkit.level = v.level;
+        out.rnnkit.configs[c] = { ms: v.ms, stepMs: v.stepMs, products: v.products };
+      } catch {
+        out.rnnkit.configs[c] = { error: `rnnkit-bench products ${c} failed: ${(r.stderr || r.error?.message || 'no output').trim().slice(0, 200)}` };
+      }
+    }
+  }
+  if (withTorch) {
+    const env = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', OMP_WAIT_POLICY: 'PASSIVE' };
+    const r = spawnSync('/usr/bin/python3', [join(here, 'torch_bench.py'), '--threads', '1', '--gemm', '--configs', configs.join(',')], { cwd: root, env, encoding: 'utf8', timeout: 600_000 });
+    try {
+      const v = JSON.parse(r.stdout.trim().split('\n').pop());
+      out.torch = { version: v.torch, configs: v.results };
+    } catch {
+      out.torch = { error: `torch_bench.py --gemm failed: ${(r.stderr || r.error?.message || 'no output').trim().split('\n').slice(-2).join(' | ')}` };
+    }
+  }
+  for (const c of configs) {
+    const a = out.rnnkit?.configs?.[c]?.ms;
+    const b = out.torch?.configs?.[c]?.ms;
+    const sa = out.rnnkit?.configs?.[c]?.stepMs;
+    const sb = out.torch?.configs?.[c]?.stepMs;
+    log(`${c.padEnd(15)} products alone / step: rnnkit ${a ? fmtMs(a) : 'n/a'} / ${sa ? fmtMs(sa) : 'n/a'}, PyTorch ${b ? fmtMs(b) : 'n/a'} / ${sb ? fmtMs(sb) : 'n/a'}`);
+  }
+  return out;
 }
 
 function blasLibrary() {
@@ -367,6 +415,13 @@ async function main() {
     );
   }
 
+  // The ceiling of a training step: its matrix products alone, rnnkit's kernels and PyTorch's BLAS.
+  const ceilingConfigs = onlyRows && !onlyRows.includes('rnnkit-native-1t') ? [] : torchConfigs.filter((c) => TRAIN.includes(c));
+  if (ceilingConfigs.length) {
+    log('matrix products of each training step alone (rnnkit-bench products, torch_bench.py --gemm) ...');
+    result.gemmCeiling = gemmCeiling(ceilingConfigs, torch.ok && !flag('no-torch'));
+  }
+
   result.machine.loadavgEnd = os.loadavg().map((v) => +v.toFixed(2));
   result.machine.durationS = Math.round((Date.now() - started) / 1000);
   const loads = Object.values(result.configs).flatMap((e) => Object.values(e.rows).map((r) => r.otherLoad).filter((v) => typeof v === 'number'));
@@ -374,6 +429,10 @@ async function main() {
     const sorted = [...loads].sort((a, b) => a - b);
     result.machine.otherLoad = { median: sorted[Math.floor(sorted.length / 2)], max: sorted[sorted.length - 1] };
   }
+  const steals = [...Object.values(result.configs).flatMap((e) => Object.values(e.rows).map((r) => r.steal)), ...Object.values(result.torch?.settings ?? {}).map((s) => s.steal)]
+    .filter((v) => typeof v === 'number')
+    .sort((a, b) => a - b);
+  if (steals.length) result.machine.steal = { median: steals[Math.floor(steals.length / 2)], max: steals[steals.length - 1] };
 
   writeAtomic(join(outDir, `${outBase}.json`), JSON.stringify(result, null, 2) + '\n');
   writeAtomic(join(outDir, outBase === 'results' ? 'RESULTS.md' : 'RESULTS-partial.md'), renderMarkdown(result));

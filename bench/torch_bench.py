@@ -3,6 +3,7 @@
 `python3 -c 'import torch'` works; the project never needs Python).
 
     python3 bench/torch_bench.py --threads 1 --budget 3 [--configs train-lstm-s,...]
+    python3 bench/torch_bench.py --threads 1 --gemm     each training step's matrix products alone
 
 Thread settings (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, OMP_WAIT_POLICY) must be set in the
 environment before this starts; --threads is passed to torch.set_num_threads. Prints one JSON
@@ -46,22 +47,31 @@ def measure(fn, budget, min_samples=3, max_samples=1000):
     return {"medianMs": statistics.median(samples) * 1e3, "minMs": min(samples) * 1e3, "samples": n, "warmupMs": warm * 1e3}
 
 
+def train_step(name):
+    """The timed training step of a train-* config: (step function, the RNN class)."""
+    _, cell, I, H, B, T = CONFIGS[name]
+    torch.manual_seed(0)
+    Rnn = torch.nn.GRU if cell == "gru" else torch.nn.LSTM
+    rnn = Rnn(I, H)
+    opt = torch.optim.SGD(rnn.parameters(), lr=0.01)
+    x = torch.rand(T, B, I) * 2 - 1
+    y = torch.rand(T, B, H) - 0.5
+
+    def step():
+        opt.zero_grad()
+        out, _ = rnn(x)
+        torch.nn.functional.mse_loss(out, y).backward()
+        opt.step()
+
+    return step, Rnn
+
+
 def run_config(name, budget, min_samples):
     kind, cell, I, H, B, T = CONFIGS[name]
     torch.manual_seed(0)
     Rnn = torch.nn.GRU if cell == "gru" else torch.nn.LSTM
     if kind == "train":
-        rnn = Rnn(I, H)
-        opt = torch.optim.SGD(rnn.parameters(), lr=0.01)
-        x = torch.rand(T, B, I) * 2 - 1
-        y = torch.rand(T, B, H) - 0.5
-
-        def step():
-            opt.zero_grad()
-            out, _ = rnn(x)
-            torch.nn.functional.mse_loss(out, y).backward()
-            opt.step()
-
+        step, Rnn = train_step(name)
         r = measure(step, budget, min_samples)
         r["timed"] = f"opt.zero_grad(); out, _ = nn.{Rnn.__name__}(x (T,B,I)); mse_loss(out, y).backward(); SGD opt.step()"
         return r
@@ -103,12 +113,58 @@ def run_config(name, budget, min_samples):
     return best
 
 
+def round_seconds(fn, min_s):
+    """Seconds per call of fn over one round of at least min_s (as rnnkit-bench's round())."""
+    calls, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        el = time.perf_counter() - t0
+        if el >= min_s:
+            return el / calls
+
+
+def step_products(name):
+    """The matrix products of one training step without dL/dx, as rnnkit runs them (the list of
+    rnnkit-bench's step_products): (what, m, n, k, count, a, b), C = a @ b."""
+    _, cell, I, H, B, T = CONFIGS[name]
+    gh = (4 if cell == "lstm" else 3) * H
+    r = lambda *shape: torch.rand(*shape) * 2 - 1
+    return [
+        ("x·W_ihᵀ, all steps", T * B, gh, I, 1, r(T * B, I), r(gh, I).t()),
+        ("h·W_hhᵀ, per step", B, gh, H, T, r(B, H), r(gh, H).t()),
+        ("dgates·W_hh, per step", B, H, gh, T, r(B, gh), r(gh, H)),
+        ("dgatesᵀ·x, all steps", gh, I, T * B, 1, r(T * B, gh).t(), r(T * B, I)),
+        ("dgatesᵀ·h_prev, all steps", gh, H, T * B, 1, r(T * B, gh).t(), r(T * B, H)),
+    ]
+
+
+def gemm_ceiling(name):
+    """torch.mm (this build's BLAS) on each product of the step and the training step itself,
+    taking turns for 3 rounds, each keeping its best round (as rnnkit-bench products): the time of
+    the step's products alone, with no pointwise work, copies or sequencing between them."""
+    step, _ = train_step(name)
+    products = step_products(name)
+    outs = [torch.empty(m, n) for _, m, n, _, _, _, _ in products]
+    calls = [lambda a=a, b=b, c=c: torch.mm(a, b, out=c) for (_, _, _, _, _, a, b), c in zip(products, outs)]
+    step()
+    best_step, best = float("inf"), [float("inf")] * len(products)
+    for _ in range(3):
+        best_step = min(best_step, round_seconds(step, 0.3))
+        for q, f in enumerate(calls):
+            f()
+            best[q] = min(best[q], round_seconds(f, 0.2))
+    rows = [{"what": w, "m": m, "n": n, "k": k, "count": count, "us": s * 1e6} for (w, m, n, k, count, _, _), s in zip(products, best)]
+    return {"ms": sum(s * r["count"] for s, r in zip(best, rows)) * 1e3, "stepMs": best_step * 1e3, "products": rows}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--budget", type=float, default=3.0, help="seconds of samples per config")
     ap.add_argument("--min-samples", type=int, default=3)
     ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--gemm", action="store_true", help="time each training config's matrix products alone instead (torch.mm)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     out = {
@@ -119,6 +175,10 @@ def main():
     }
     for name in a.configs.split(","):
         try:
+            if a.gemm:
+                if CONFIGS[name][0] == "train":
+                    out["results"][name] = gemm_ceiling(name)
+                continue
             out["results"][name] = run_config(name, a.budget, a.min_samples)
         except Exception as e:  # report, keep going
             out["results"][name] = {"error": repr(e)}

@@ -32,6 +32,11 @@ export function renderMarkdown(r) {
           : ''),
     );
   }
+  if (m.steal && m.steal.max > 0) {
+    L.push(
+      `- Hypervisor steal (this machine is a virtual machine): while the rows ran, other guests took a median of ${m.steal.median} and at most ${m.steal.max} cores' worth of time this VM wanted (/proc/stat steal, per row; it is part of "other load"). Work that depends on the caches also varies with what other guests do to the shared L3 and memory, which steal does not show.`,
+    );
+  }
   L.push(`- Load average (1/5/15 min): ${m.loadavgStart?.join(' / ')} at the start, ${m.loadavgEnd?.join(' / ')} at the end`);
   const peakLine = (p) => {
     const src = p.sources ?? {};
@@ -156,6 +161,7 @@ export function renderMarkdown(r) {
     }
   }
 
+  L.push(...renderCeiling(r));
   L.push(...renderTargets(r), '');
 
   L.push('## Not measured', '');
@@ -164,6 +170,47 @@ export function renderMarkdown(r) {
   L.push('- brain.js has no single-step call that carries the state between calls: no infer-lstm-b1 row.');
   L.push('');
   return L.join('\n');
+}
+
+/** How near a training step comes to the time of its matrix products alone (see gemmCeiling in run.mjs). */
+function renderCeiling(r) {
+  const g = r.gemmCeiling;
+  if (!g) return [];
+  const peak = r.fmaPeak?.gflops;
+  const pct = (c, ms) => (peak ? ` (${((100 * r.configs[c].flops) / (ms * 1e6) / peak).toFixed(1)}%)` : '');
+  const torchName = g.torch?.version ? `PyTorch ${g.torch.version}` : 'PyTorch';
+  const out = ["## Ceiling: each training step's matrix products alone, 1 thread", ''];
+  out.push(
+    `The products a training step runs (without dL/dx), each timed alone in a loop on warm operands and summed with its count per step: what the step would take with no pointwise work, copies, packing of activations or sequencing between products. In the same process the step itself takes turns with the products (3 rounds, each keeping its best round), so the ratio holds even when the machine's speed drifts. rnnkit: its ${g.rnnkit?.level ?? ''} kernels through the Rust API (bench/rust \`rnnkit-bench products\`; the step is seq_forward + seq_backward, no loss or update; the kernels multiply, then add, so every level gives the same bits). ${torchName}: torch.mm on its BLAS (fused multiply-add) and the training step of the tables above. In brackets: % of the one-core peak, counting the step's formula FLOPs as the tables above do.`,
+    '',
+  );
+  out.push(`| config | rnnkit: products alone | rnnkit: step | rnnkit: products ÷ step | ${torchName}: products alone (torch.mm) | ${torchName}: step | ${torchName}: products ÷ step |`, '|---|---|---|---|---|---|---|');
+  const cells = (c, x, err) => {
+    if (!x) return [err ? 'error' : 'not measured', '', ''];
+    if (x.error) return ['error', '', ''];
+    return [`${fmtTime(x.ms)}${pct(c, x.ms)}`, `${fmtTime(x.stepMs)}${pct(c, x.stepMs)}`, `${((100 * x.ms) / x.stepMs).toFixed(0)}%`];
+  };
+  for (const c of g.configs) {
+    out.push(`| ${c} | ${[...cells(c, g.rnnkit?.configs?.[c], g.rnnkit?.error), ...cells(c, g.torch?.configs?.[c], g.torch?.error)].join(' | ')} |`);
+  }
+  out.push('');
+  const names = (g.rnnkit?.configs?.[g.configs[0]]?.products ?? []).map((p) => p.what);
+  if (names.length) {
+    out.push('Per product: m×n×k, calls per step: µs per call, rnnkit / torch.mm.', '');
+    out.push(`| product | ${g.configs.join(' | ')} |`, `|---|${g.configs.map(() => '---|').join('')}`);
+    for (const [i, what] of names.entries()) {
+      const row = g.configs.map((c) => {
+        const a = g.rnnkit?.configs?.[c]?.products?.[i];
+        const b = g.torch?.configs?.[c]?.products?.[i];
+        return a ? `${a.m}×${a.n}×${a.k}, ×${a.count}: ${a.us.toFixed(0)} / ${b ? b.us.toFixed(0) : 'n/a'}` : 'n/a';
+      });
+      out.push(`| ${what} | ${row.join(' | ')} |`);
+    }
+    out.push('');
+  }
+  if (g.rnnkit?.error) out.push(`rnnkit products: ${g.rnnkit.error}`, '');
+  if (g.torch?.error) out.push(`PyTorch products: ${g.torch.error}`, '');
+  return out;
 }
 
 /**

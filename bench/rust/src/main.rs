@@ -12,6 +12,8 @@
 //!                                                    seq_backward (no optimizer), ms and GFLOP/s
 //!                                                    (train NAME: one config, best level, 1 thread)
 //!   cargo run --release -p rnnkit-bench -- shape nt M N K   one ad-hoc product (nt, nn or tn)
+//!   cargo run --release -p rnnkit-bench -- products   each training config's step products alone,
+//!                                                    1 thread, JSON (the GEMM ceiling of a step)
 //!
 //! Timing: each case repeats until 0.2 s (0.05 s quick) and reports the best of 3 such rounds.
 //! No `std::hint::black_box` at MSRV 1.63: results are read back with a volatile read.
@@ -43,21 +45,7 @@ fn keep(v: &[f32]) -> f32 {
 /// Best seconds per call of `f` over 3 rounds of at least `min_s` each.
 fn time(min_s: f64, mut f: impl FnMut()) -> f64 {
     f();
-    let mut best = f64::INFINITY;
-    for _ in 0..3 {
-        let start = Instant::now();
-        let mut calls = 0u32;
-        loop {
-            f();
-            calls += 1;
-            let el = start.elapsed().as_secs_f64();
-            if el >= min_s {
-                best = best.min(el / calls as f64);
-                break;
-            }
-        }
-    }
-    best
+    (0..3).map(|_| round(min_s, &mut f)).fold(f64::INFINITY, f64::min)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -333,6 +321,87 @@ fn train(levels: &[&'static Kernels], thread_counts: &[usize], min_s: f64, only:
     kernels::force_level(levels[0].level).unwrap();
 }
 
+/// The matrix products of one training step as rnnkit runs them (seq.rs, no dL/dinput): the
+/// input projection of all steps, the recurrent product and the dh product per step (weights
+/// packed once), the two weight-gradient products over all steps. (what, op, m, n, k, count).
+fn step_products(cell: CellKind, i: usize, h: usize, b: usize, t: usize) -> Vec<(&'static str, Op, usize, usize, usize, usize)> {
+    let gh = if cell == CellKind::Lstm { 4 * h } else { 3 * h };
+    vec![
+        ("x·W_ihᵀ, all steps", Op::NT, t * b, gh, i, 1),
+        ("h·W_hhᵀ, per step", Op::NTPacked, b, gh, h, t),
+        ("dgates·W_hh, per step", Op::NNPacked, b, h, gh, t),
+        ("dgatesᵀ·x, all steps", Op::TN, gh, i, t * b, 1),
+        ("dgatesᵀ·h_prev, all steps", Op::TN, gh, h, t * b, 1),
+    ]
+}
+
+/// Seconds per call of `f` over one round of at least `min_s`.
+fn round(min_s: f64, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut calls = 0u32;
+    loop {
+        f();
+        calls += 1;
+        let el = start.elapsed().as_secs_f64();
+        if el >= min_s {
+            return el / calls as f64;
+        }
+    }
+}
+
+/// `products`: for each training configuration, its step's products alone and the step itself
+/// (seq_forward + seq_backward without dL/dinput, as `train` times it), best level, 1 thread. The
+/// step and each product take turns, round after round, and each keeps its best round: on a
+/// machine whose speed drifts (a VM beside other guests) their ratio stays meaningful. One JSON
+/// line per configuration (bench/run.mjs puts it beside PyTorch's BLAS).
+fn products(only: Option<&str>) {
+    let t = kernels::get();
+    pool::set_threads(1).unwrap();
+    for &(name, cell, i, h, b, steps) in TRAIN.iter().filter(|c| c.0.starts_with("train") && only.map_or(true, |o| c.0 == o)) {
+        let cfg = RnnConfig { cell, input_size: i, hidden_size: h, proj_size: 0, num_layers: 1, bidirectional: false, bias: true, batch_first: false };
+        let mut rng = Rng(3);
+        let params: Vec<f32> = rng.vec(cfg.param_count()).into_iter().map(|v| v * 0.06).collect();
+        let input = rng.vec(steps * b * i);
+        let mut output = vec![0.0; steps * b * h];
+        let (mut h_n, mut c_n) = (vec![0.0; b * h], vec![0.0; b * h]);
+        let mut cache = vec![0.0; seq_cache_len(&cfg, None, steps, b).unwrap()];
+        let d_out = rng.vec(steps * b * h);
+        let mut d_params = vec![0.0; params.len()];
+        let lstm = cell == CellKind::Lstm;
+        let mut step = || {
+            let bufs = SeqBuffers { params: &params, input: &input, lengths: None, h0: None, c0: None, output: &mut output, h_n: &mut h_n, c_n: if lstm { Some(&mut c_n) } else { None }, cache: Some(&mut cache) };
+            seq_forward(&cfg, steps, b, bufs).unwrap();
+            let g = SeqGradBuffers { params: &params, lengths: None, cache: &cache, d_output: Some(&d_out), d_h_n: None, d_c_n: None, d_input: None, d_h0: None, d_c0: None, d_params: &mut d_params };
+            seq_backward(&cfg, steps, b, g).unwrap();
+        };
+        let list = step_products(cell, i, h, b, steps);
+        let cases: Vec<Case> = list.iter().map(|&(what, op, m, n, k, _)| Case { name: what, op, m, n, k }).collect();
+        let ops: Vec<(Vec<f32>, Vec<f32>)> = cases.iter().map(|c| operands(c, &mut Rng(7))).collect();
+        let packs: Vec<Option<PackedB<'_, f32>>> = cases.iter().zip(&ops).map(|(c, o)| packed(t, c, &o.1)).collect();
+        let mut outs: Vec<Vec<f32>> = cases.iter().map(|c| vec![0.0f32; c.m * c.n]).collect();
+        let mut best_step = f64::INFINITY;
+        let mut best = vec![f64::INFINITY; cases.len()];
+        step();
+        for _ in 0..3 {
+            best_step = best_step.min(round(0.3, &mut step));
+            for q in 0..cases.len() {
+                let (c, (a, bm), pb) = (&cases[q], &ops[q], packs[q].as_ref());
+                let cbuf = &mut outs[q];
+                best[q] = best[q].min(round(0.2, || run(t, c, cbuf, a, bm, pb)));
+            }
+        }
+        keep(&output);
+        let mut rows = Vec::new();
+        let mut total = 0.0;
+        for (q, &(what, _, m, n, k, count)) in list.iter().enumerate() {
+            keep(&outs[q]);
+            total += best[q] * count as f64;
+            rows.push(format!("{{\"what\":\"{}\",\"m\":{},\"n\":{},\"k\":{},\"count\":{},\"us\":{:.3}}}", what, m, n, k, count, best[q] * 1e6));
+        }
+        println!("{{\"config\":\"{}\",\"level\":\"{}\",\"ms\":{:.4},\"stepMs\":{:.4},\"products\":[{}]}}", name, t.level.name(), total * 1e3, best_step * 1e3, rows.join(","));
+    }
+}
+
 fn main() {
     let arg = std::env::args().nth(1).unwrap_or_default();
     if arg == "shape" {
@@ -356,6 +425,10 @@ fn main() {
         let s = time(0.3, || run(t, &c, &mut cbuf, &a, &b, pb.as_ref()));
         keep(&cbuf);
         println!("{}x{}x{} {} {} threads: {:.2} GFLOP/s, {:.2} µs", c.m, c.n, c.k, t.level.name(), pool::threads(), 2.0 * (c.m * c.n * c.k) as f64 / s / 1e9, s * 1e6);
+        return;
+    }
+    if arg == "products" {
+        products(std::env::args().nth(2).as_deref());
         return;
     }
     if arg == "pool" {
