@@ -78,6 +78,16 @@ pub trait Real:
     fn gru_cell(gates: &mut [Self], hh: &[Self], h_prev: &[Self], hn_lin: &mut [Self], h: &mut [Self], rows: usize, hidden: usize) {
         scalar::gru_cell(gates, hh, h_prev, hn_lin, h, rows, hidden)
     }
+    /// The LSTM pointwise backward (`kernels::scalar::lstm_cell_backward`).
+    #[allow(clippy::too_many_arguments)]
+    fn lstm_cell_backward(dgates: &mut [Self], dc_prev: &mut [Self], dh: &[Self], dc: &[Self], gates: &[Self], c_prev: &[Self], tanh_c: &[Self], rows: usize, hidden: usize) {
+        scalar::lstm_cell_backward(dgates, dc_prev, dh, dc, gates, c_prev, tanh_c, rows, hidden)
+    }
+    /// The GRU pointwise backward (`kernels::scalar::gru_cell_backward`).
+    #[allow(clippy::too_many_arguments)]
+    fn gru_cell_backward(dgates: &mut [Self], dgates_hh: &mut [Self], dh_prev: &mut [Self], dh: &[Self], gates: &[Self], hn_lin: &[Self], h_prev: &[Self], rows: usize, hidden: usize, reset_after: bool) {
+        scalar::gru_cell_backward(dgates, dgates_hh, dh_prev, dh, gates, hn_lin, h_prev, rows, hidden, reset_after)
+    }
 }
 
 impl Real for f64 {
@@ -157,6 +167,12 @@ impl Real for f32 {
     }
     fn gru_cell(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
         (kernels::get().gru_cell)(gates, hh, h_prev, hn_lin, h, rows, hidden)
+    }
+    fn lstm_cell_backward(dgates: &mut [f32], dc_prev: &mut [f32], dh: &[f32], dc: &[f32], gates: &[f32], c_prev: &[f32], tanh_c: &[f32], rows: usize, hidden: usize) {
+        (kernels::get().lstm_cell_backward)(dgates, dc_prev, dh, dc, gates, c_prev, tanh_c, rows, hidden)
+    }
+    fn gru_cell_backward(dgates: &mut [f32], dgates_hh: &mut [f32], dh_prev: &mut [f32], dh: &[f32], gates: &[f32], hn_lin: &[f32], h_prev: &[f32], rows: usize, hidden: usize, reset_after: bool) {
+        (kernels::get().gru_cell_backward)(dgates, dgates_hh, dh_prev, dh, gates, hn_lin, h_prev, rows, hidden, reset_after)
     }
 }
 

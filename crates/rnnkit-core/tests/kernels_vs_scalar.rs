@@ -266,6 +266,75 @@ fn fused_cells_bit_identical() {
     }
 }
 
+/// The pointwise backward kernels on every level give scalar's bits. hidden runs past two vector
+/// widths of every level, so both the vector loop and the scalar tail are covered; buffers the
+/// kernel must not write start as NaN-free garbage that the comparison would catch.
+#[test]
+fn fused_cell_backwards_bit_identical() {
+    let mut rng = Rng(123);
+    for t in variants() {
+        for rows in 1..=3 {
+            for hidden in 1..=35 {
+                let rh = rows * hidden;
+                let sig = |v: Vec<f32>| -> Vec<f32> { v.into_iter().map(|x| 1.0 / (1.0 + (-3.0 * x).exp())).collect() };
+                // Saved activations in their real ranges: σ in (0, 1), tanh in (−1, 1).
+                let mut gates = sig(rng.vec(rows * 4 * hidden));
+                for r in 0..rows {
+                    for j in 0..hidden {
+                        let at = r * 4 * hidden + 2 * hidden + j;
+                        gates[at] = 2.0 * gates[at] - 1.0;
+                    }
+                }
+                let (c_prev, tanh_c, dh, dc) = (rng.vec(rh), rng.vec(rh), rng.vec(rh), rng.vec(rh));
+                let start = rng.vec(rows * 4 * hidden);
+                let run = |f: kernels::LstmCellBackwardFn| {
+                    let (mut dg, mut dcp) = (start.clone(), start[..rh].to_vec());
+                    f(&mut dg, &mut dcp, &dh, &dc, &gates, &c_prev, &tanh_c, rows, hidden);
+                    [dg, dcp]
+                };
+                let (got, want) = (run(t.lstm_cell_backward), run(kernels::SCALAR.lstm_cell_backward));
+                assert!(want[1].iter().zip(start.iter()).any(|(a, b)| a != b), "scalar lstm_cell_backward wrote nothing");
+                for (q, name) in ["dgates", "dc_prev"].iter().enumerate() {
+                    for i in 0..want[q].len() {
+                        assert!(same_bits(got[q][i], want[q][i]), "{} lstm_cell_backward rows={} hidden={}: {}[{}] = {:e}, scalar gives {:e}", t.level.name(), rows, hidden, name, i, got[q][i], want[q][i]);
+                    }
+                }
+
+                let mut gates3 = sig(rng.vec(rows * 3 * hidden));
+                for r in 0..rows {
+                    for j in 0..hidden {
+                        let at = r * 3 * hidden + 2 * hidden + j;
+                        gates3[at] = 2.0 * gates3[at] - 1.0;
+                    }
+                }
+                let (hn_lin, h_prev) = (rng.vec(rh), rng.vec(rh));
+                let start3 = rng.vec(rows * 3 * hidden);
+                for reset_after in [true, false] {
+                    let run = |f: kernels::GruCellBackwardFn| {
+                        let (mut dg, mut dgh, mut dhp) = (start3.clone(), start3.clone(), start3[..rh].to_vec());
+                        let hn: &[f32] = if reset_after { &hn_lin } else { &[] };
+                        f(&mut dg, &mut dgh, &mut dhp, &dh, &gates3, hn, &h_prev, rows, hidden, reset_after);
+                        [dg, dgh, dhp]
+                    };
+                    let (got, want) = (run(t.gru_cell_backward), run(kernels::SCALAR.gru_cell_backward));
+                    for (q, name) in ["dgates", "dgates_hh", "dh_prev"].iter().enumerate() {
+                        for i in 0..want[q].len() {
+                            assert!(same_bits(got[q][i], want[q][i]), "{} gru_cell_backward rows={} hidden={} reset_after={}: {}[{}] = {:e}, scalar gives {:e}", t.level.name(), rows, hidden, reset_after, name, i, got[q][i], want[q][i]);
+                        }
+                    }
+                    if !reset_after {
+                        // The r block and dgates_hh are the caller's: untouched.
+                        assert_eq!(want[1], start3, "gru_cell_backward (reset before) wrote dgates_hh");
+                        for r in 0..rows {
+                            assert_eq!(want[0][r * 3 * hidden..r * 3 * hidden + hidden], start3[r * 3 * hidden..r * 3 * hidden + hidden], "gru_cell_backward (reset before) wrote the r block");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A forward + backward large enough that the products are split among threads.
 fn train_step(cell: CellKind) -> Vec<Vec<f32>> {
     let cfg = RnnConfig { cell, input_size: 48, hidden_size: 64, proj_size: 0, num_layers: 2, bidirectional: true, bias: true, batch_first: false };

@@ -95,26 +95,7 @@ pub fn gru_step_backward<T: Real>(
     hidden: usize,
 ) {
     let g3 = 3 * hidden;
-    for r in 0..rows {
-        for j in 0..hidden {
-            let gi = r * g3;
-            let k = r * hidden + j;
-            let (rg, zg, n) = (gates[gi + j], gates[gi + hidden + j], gates[gi + 2 * hidden + j]);
-            let dn = dh[k] * (T::ONE - zg);
-            let dz = dh[k] * (h_prev[k] - n);
-            let dan = dn * (T::ONE - n * n); // tanh' = 1 − n²
-            dgates[gi + hidden + j] = dz * zg * (T::ONE - zg); // σ' = z(1 − z)
-            dgates[gi + 2 * hidden + j] = dan;
-            dh_prev[k] = dh[k] * zg; // the direct path h → h'
-            if reset_after {
-                let dr = dan * hn_lin[k];
-                dgates[gi + j] = dr * rg * (T::ONE - rg);
-                dgates_hh[gi + j] = dgates[gi + j];
-                dgates_hh[gi + hidden + j] = dgates[gi + hidden + j];
-                dgates_hh[gi + 2 * hidden + j] = dan * rg;
-            }
-        }
-    }
+    T::gru_cell_backward(dgates, dgates_hh, dh_prev, dh, gates, hn_lin, h_prev, rows, hidden, reset_after);
     if reset_after {
         // dh_prev merges the direct path with the recurrent product: accumulate.
         T::gemm_packed(dh_prev, hidden, dgates_hh, g3, rows, w_hh);

@@ -9,8 +9,8 @@
 //! w_hr (P, H). Without a projection P = H and `h_raw` is unused (empty).
 //! The weights arrive prepared for the time loop (`Real::pack_b`, see seq.rs): forward multiplies
 //! by w_hhᵀ and w_hrᵀ, backward by w_hh and w_hr.
-//! The pointwise part of the forward (bias add, σ/tanh, c', h') is one kernel row,
-//! `kernels::scalar::lstm_cell` (the reference) and its SIMD versions.
+//! The pointwise parts (forward: bias add, σ/tanh, c', h'; backward: dgates, dc_prev) are kernels,
+//! `kernels::scalar::lstm_cell` / `lstm_cell_backward` (the references) and their SIMD versions.
 
 use super::zero;
 use crate::kernels::PackedB;
@@ -79,24 +79,7 @@ pub fn lstm_step_backward<T: Real>(
         }
         None => dh,
     };
-    for r in 0..rows {
-        let gr = &gates[r * g4..(r + 1) * g4];
-        let dr = &mut dgates[r * g4..(r + 1) * g4];
-        for j in 0..hidden {
-            let k = r * hidden + j;
-            let (i, f, g, o) = (gr[j], gr[hidden + j], gr[2 * hidden + j], gr[3 * hidden + j]);
-            let tc = tanh_c[k];
-            let d_o = dhr[k] * tc;
-            // dc' merges the path through h' (tanh' = 1 − tanh²) with the one from step t+1.
-            let dct = dc[k] + dhr[k] * o * (T::ONE - tc * tc);
-            dc_prev[k] = dct * f;
-            // σ' = y(1 − y), tanh' = 1 − y²
-            dr[j] = dct * g * i * (T::ONE - i);
-            dr[hidden + j] = dct * c_prev[k] * f * (T::ONE - f);
-            dr[2 * hidden + j] = dct * i * (T::ONE - g * g);
-            dr[3 * hidden + j] = d_o * o * (T::ONE - o);
-        }
-    }
+    T::lstm_cell_backward(dgates, dc_prev, dhr, dc, gates, c_prev, tanh_c, rows, hidden);
     zero(&mut dh_prev[..rows * p]);
     T::gemm_packed(dh_prev, p, dgates, g4, rows, w_hh);
 }

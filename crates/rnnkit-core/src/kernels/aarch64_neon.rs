@@ -106,6 +106,22 @@ pub fn gru_cell(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32
     unsafe { pointwise::gru_cell::<V4>(gates, hh, h_prev, hn_lin, h, rows, hidden) }
 }
 
+/// See `scalar::lstm_cell_backward`.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_cell_backward(dgates: &mut [f32], dc_prev: &mut [f32], dh: &[f32], dc: &[f32], gates: &[f32], c_prev: &[f32], tanh_c: &[f32], rows: usize, hidden: usize) {
+    pointwise::check_lstm_backward(dgates, dc_prev, dh, dc, gates, c_prev, tanh_c, rows, hidden);
+    // SAFETY: lengths checked above.
+    unsafe { pointwise::lstm_cell_backward::<V4>(dgates, dc_prev, dh, dc, gates, c_prev, tanh_c, rows, hidden) }
+}
+
+/// See `scalar::gru_cell_backward`.
+#[allow(clippy::too_many_arguments)]
+pub fn gru_cell_backward(dgates: &mut [f32], dgates_hh: &mut [f32], dh_prev: &mut [f32], dh: &[f32], gates: &[f32], hn_lin: &[f32], h_prev: &[f32], rows: usize, hidden: usize, reset_after: bool) {
+    pointwise::check_gru_backward(dgates, dgates_hh, dh_prev, dh, gates, hn_lin, h_prev, rows, hidden, reset_after);
+    // SAFETY: lengths checked above.
+    unsafe { pointwise::gru_cell_backward::<V4>(dgates, dgates_hh, dh_prev, dh, gates, hn_lin, h_prev, rows, hidden, reset_after) }
+}
+
 // ---- GEMM ----
 
 /// Columns per `pack_b` panel (`Kernels::panel_width`).

@@ -204,23 +204,25 @@ unsafe fn pack_a<K: MicroKernel>(dst: &mut [f32], a: View, i0: usize, mc: usize,
         // values. Read each stored row once, front to back, and deal it out MR values per panel
         // (panel by panel instead would touch a new cache line per value group, each line
         // several times).
-        let panels = (mc + K::MR - 1) / K::MR;
+        let full = mc / K::MR;
+        let tail = mc - full * K::MR;
+        assert!(dst.len() >= (full + (tail > 0) as usize) * kc * K::MR);
+        let d0 = dst.as_mut_ptr();
         for p in 0..kc {
             let src = a.ptr.add((p0 + p) * a.ld + i0);
             if p + PREFETCH_ROWS < kc {
                 prefetch_span(src.add(PREFETCH_ROWS * a.ld), mc);
             }
-            for q in 0..panels {
-                let ir = q * K::MR;
-                let mr = K::MR.min(mc - ir);
-                let d = &mut dst[q * kc * K::MR + p * K::MR..q * kc * K::MR + (p + 1) * K::MR];
-                if mr == K::MR {
-                    // Constant length: inlined, no memcpy call.
-                    d.copy_from_slice(std::slice::from_raw_parts(src.add(ir), K::MR));
-                } else {
-                    d[..mr].copy_from_slice(std::slice::from_raw_parts(src.add(ir), mr));
-                    d[mr..].fill(0.0);
-                }
+            // Raw pointers: this loop runs kc · mc / MR times per block, and slice bounds checks
+            // on each MR-value group cost as much as the copy.
+            let d = d0.add(p * K::MR);
+            for q in 0..full {
+                std::ptr::copy_nonoverlapping(src.add(q * K::MR), d.add(q * kc * K::MR), K::MR);
+            }
+            if tail > 0 {
+                let dt = d.add(full * kc * K::MR);
+                std::ptr::copy_nonoverlapping(src.add(full * K::MR), dt, tail);
+                std::ptr::write_bytes(dt.add(tail), 0, K::MR - tail);
             }
         }
         return;

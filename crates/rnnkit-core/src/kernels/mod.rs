@@ -58,6 +58,10 @@ pub type MapFn = fn(&mut [f32]);
 pub type LstmCellFn = fn(&mut [f32], Option<&[f32]>, &[f32], &mut [f32], &mut [f32], &mut [f32], usize, usize);
 /// See `scalar::gru_cell`.
 pub type GruCellFn = fn(&mut [f32], &[f32], &[f32], &mut [f32], &mut [f32], usize, usize);
+/// See `scalar::lstm_cell_backward`.
+pub type LstmCellBackwardFn = fn(&mut [f32], &mut [f32], &[f32], &[f32], &[f32], &[f32], &[f32], usize, usize);
+/// See `scalar::gru_cell_backward`.
+pub type GruCellBackwardFn = fn(&mut [f32], &mut [f32], &mut [f32], &[f32], &[f32], &[f32], &[f32], usize, usize, bool);
 
 pub struct Kernels {
     pub level: Level,
@@ -72,6 +76,8 @@ pub struct Kernels {
     pub tanh: MapFn,
     pub lstm_cell: LstmCellFn,
     pub gru_cell: GruCellFn,
+    pub lstm_cell_backward: LstmCellBackwardFn,
+    pub gru_cell_backward: GruCellBackwardFn,
 }
 
 /// The B operand of a product repeated inside a time loop (the recurrent weights), prepared once
@@ -215,6 +221,8 @@ pub static SCALAR: Kernels = Kernels {
     tanh: scalar::tanh::<f32>,
     lstm_cell: scalar::lstm_cell::<f32>,
     gru_cell: scalar::gru_cell::<f32>,
+    lstm_cell_backward: scalar::lstm_cell_backward::<f32>,
+    gru_cell_backward: scalar::gru_cell_backward::<f32>,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -230,6 +238,8 @@ pub static AVX2_FMA: Kernels = Kernels {
     tanh: x86_avx2_fma::tanh,
     lstm_cell: x86_avx2_fma::lstm_cell,
     gru_cell: x86_avx2_fma::gru_cell,
+    lstm_cell_backward: x86_avx2_fma::lstm_cell_backward,
+    gru_cell_backward: x86_avx2_fma::gru_cell_backward,
 };
 
 #[cfg(all(target_arch = "x86_64", rnnkit_avx512))]
@@ -245,6 +255,8 @@ pub static AVX512: Kernels = Kernels {
     tanh: x86_avx512::tanh,
     lstm_cell: x86_avx512::lstm_cell,
     gru_cell: x86_avx512::gru_cell,
+    lstm_cell_backward: x86_avx512::lstm_cell_backward,
+    gru_cell_backward: x86_avx512::gru_cell_backward,
 };
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -260,6 +272,8 @@ pub static SIMD128: Kernels = Kernels {
     tanh: wasm_simd128::tanh,
     lstm_cell: wasm_simd128::lstm_cell,
     gru_cell: wasm_simd128::gru_cell,
+    lstm_cell_backward: wasm_simd128::lstm_cell_backward,
+    gru_cell_backward: wasm_simd128::gru_cell_backward,
 };
 
 #[cfg(target_arch = "aarch64")]
@@ -275,6 +289,8 @@ pub static NEON: Kernels = Kernels {
     tanh: aarch64_neon::tanh,
     lstm_cell: aarch64_neon::lstm_cell,
     gru_cell: aarch64_neon::gru_cell,
+    lstm_cell_backward: aarch64_neon::lstm_cell_backward,
+    gru_cell_backward: aarch64_neon::gru_cell_backward,
 };
 
 /// 0 = not chosen yet; otherwise a `Level` code. (`OnceLock` needs Rust 1.70; MSRV is 1.63.)

@@ -57,6 +57,26 @@ pub(crate) fn check_gru(gates: &[f32], hh: &[f32], h_prev: &[f32], hn_lin: &[f32
     assert!(gates.len() >= 3 * rh && hh.len() >= 3 * rh && h_prev.len() >= rh && hn_lin.len() >= rh && h.len() >= rh, "gru_cell: buffers shorter than rows={} hidden={}", rows, hidden);
 }
 
+/// Panics unless the buffers of `lstm_cell_backward` hold `rows` × `hidden` units.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_lstm_backward(dgates: &[f32], dc_prev: &[f32], dh: &[f32], dc: &[f32], gates: &[f32], c_prev: &[f32], tanh_c: &[f32], rows: usize, hidden: usize) {
+    let rh = rows * hidden;
+    assert!(
+        dgates.len() >= 4 * rh && gates.len() >= 4 * rh && dc_prev.len() >= rh && dh.len() >= rh && dc.len() >= rh && c_prev.len() >= rh && tanh_c.len() >= rh,
+        "lstm_cell_backward: buffers shorter than rows={} hidden={}",
+        rows,
+        hidden
+    );
+}
+
+/// Panics unless the buffers of `gru_cell_backward` hold `rows` × `hidden` units.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_gru_backward(dgates: &[f32], dgates_hh: &[f32], dh_prev: &[f32], dh: &[f32], gates: &[f32], hn_lin: &[f32], h_prev: &[f32], rows: usize, hidden: usize, reset_after: bool) {
+    let rh = rows * hidden;
+    assert!(dgates.len() >= 3 * rh && gates.len() >= 3 * rh && dh_prev.len() >= rh && dh.len() >= rh && h_prev.len() >= rh, "gru_cell_backward: buffers shorter than rows={} hidden={}", rows, hidden);
+    assert!(!reset_after || (dgates_hh.len() >= 3 * rh && hn_lin.len() >= rh), "gru_cell_backward: dgates_hh / hn_lin shorter than rows={} hidden={}", rows, hidden);
+}
+
 /// e^x, as `scalar::expf`.
 ///
 /// # Safety
@@ -201,6 +221,96 @@ pub(crate) unsafe fn gru_cell<V: F32Vec>(gates: &mut [f32], hh: &[f32], h_prev: 
             *g.add(2 * hd + jj) = v[2];
             hn_lin[k] = *u.add(2 * hd + jj);
             h[k] = v[3];
+        }
+    }
+}
+
+/// See `scalar::lstm_cell_backward`.
+///
+/// # Safety
+/// Lengths as `check_lstm_backward` checks them (the safe wrappers do); the CPU runs `V`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn lstm_cell_backward<V: F32Vec>(dgates: &mut [f32], dc_prev: &mut [f32], dh: &[f32], dc: &[f32], gates: &[f32], c_prev: &[f32], tanh_c: &[f32], rows: usize, hidden: usize) {
+    let h = hidden;
+    let one = V::splat(1.0);
+    for r in 0..rows {
+        let g = gates.as_ptr().add(r * 4 * h);
+        let d = dgates.as_mut_ptr().add(r * 4 * h);
+        let mut j = 0;
+        while j + V::LANES <= h {
+            let k = r * h + j;
+            let (i, f, gg, o) = (V::load(g.add(j)), V::load(g.add(h + j)), V::load(g.add(2 * h + j)), V::load(g.add(3 * h + j)));
+            let tc = V::load(tanh_c.as_ptr().add(k));
+            let dhk = V::load(dh.as_ptr().add(k));
+            let d_o = dhk.mul(tc);
+            let dct = V::load(dc.as_ptr().add(k)).add(dhk.mul(o).mul(one.sub(tc.mul(tc))));
+            dct.mul(gg).mul(i).mul(one.sub(i)).store(d.add(j));
+            dct.mul(V::load(c_prev.as_ptr().add(k))).mul(f).mul(one.sub(f)).store(d.add(h + j));
+            dct.mul(i).mul(one.sub(gg.mul(gg))).store(d.add(2 * h + j));
+            d_o.mul(o).mul(one.sub(o)).store(d.add(3 * h + j));
+            dct.mul(f).store(dc_prev.as_mut_ptr().add(k));
+            j += V::LANES;
+        }
+        for jj in j..h {
+            let k = r * h + jj;
+            let u = scalar::lstm_unit_backward(*g.add(jj), *g.add(h + jj), *g.add(2 * h + jj), *g.add(3 * h + jj), c_prev[k], tanh_c[k], dh[k], dc[k]);
+            for (q, &uq) in u.iter().enumerate().take(4) {
+                *d.add(q * h + jj) = uq;
+            }
+            dc_prev[k] = u[4];
+        }
+    }
+}
+
+/// See `scalar::gru_cell_backward`.
+///
+/// # Safety
+/// Lengths as `check_gru_backward` checks them (the safe wrappers do); the CPU runs `V`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gru_cell_backward<V: F32Vec>(dgates: &mut [f32], dgates_hh: &mut [f32], dh_prev: &mut [f32], dh: &[f32], gates: &[f32], hn_lin: &[f32], h_prev: &[f32], rows: usize, hidden: usize, reset_after: bool) {
+    let h = hidden;
+    let one = V::splat(1.0);
+    for r in 0..rows {
+        let g = gates.as_ptr().add(r * 3 * h);
+        let d = dgates.as_mut_ptr().add(r * 3 * h);
+        let mut j = 0;
+        while j + V::LANES <= h {
+            let k = r * h + j;
+            let (rg, zg, n) = (V::load(g.add(j)), V::load(g.add(h + j)), V::load(g.add(2 * h + j)));
+            let dhk = V::load(dh.as_ptr().add(k));
+            let dn = dhk.mul(one.sub(zg));
+            let dz = dhk.mul(V::load(h_prev.as_ptr().add(k)).sub(n));
+            let dan = dn.mul(one.sub(n.mul(n)));
+            let dgz = dz.mul(zg).mul(one.sub(zg));
+            dgz.store(d.add(h + j));
+            dan.store(d.add(2 * h + j));
+            dhk.mul(zg).store(dh_prev.as_mut_ptr().add(k));
+            if reset_after {
+                let dgr = dan.mul(V::load(hn_lin.as_ptr().add(k))).mul(rg).mul(one.sub(rg));
+                let u = dgates_hh.as_mut_ptr().add(r * 3 * h);
+                dgr.store(d.add(j));
+                dgr.store(u.add(j));
+                dgz.store(u.add(h + j));
+                dan.mul(rg).store(u.add(2 * h + j));
+            }
+            j += V::LANES;
+        }
+        for jj in j..h {
+            let k = r * h + jj;
+            let hn = if reset_after { hn_lin[k] } else { 0.0 };
+            let u = scalar::gru_unit_backward(*g.add(jj), *g.add(h + jj), *g.add(2 * h + jj), hn, h_prev[k], dh[k]);
+            *d.add(h + jj) = u[1];
+            *d.add(2 * h + jj) = u[2];
+            dh_prev[k] = u[3];
+            if reset_after {
+                let gi = r * 3 * h + jj;
+                *d.add(jj) = u[0];
+                dgates_hh[gi] = u[0];
+                dgates_hh[gi + h] = u[1];
+                dgates_hh[gi + 2 * h] = u[4];
+            }
         }
     }
 }

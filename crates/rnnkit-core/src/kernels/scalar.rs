@@ -140,6 +140,36 @@ pub fn lstm_unit<T: Real>(pi: T, pf: T, pg: T, po: T, c_prev: T) -> [T; 7] {
     [i, f, g, o, c, tc, o * tc]
 }
 
+/// LSTM pointwise backward (cell/lstm.rs), for `rows` rows of `hidden` units, from what forward
+/// saved: gates (rows, 4H) i, f, g, o; c_prev, tanh_c (rows, H). dh (rows, H): dL/d(o ⊙ tanh c');
+/// dc (rows, H): dL/dc' arriving from step t+1.
+///   dgates (rows, 4H) out: dL/d(pre-activation) of i, f, g, o.  dc_prev (rows, H) out.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_cell_backward<T: Real>(dgates: &mut [T], dc_prev: &mut [T], dh: &[T], dc: &[T], gates: &[T], c_prev: &[T], tanh_c: &[T], rows: usize, hidden: usize) {
+    let g4 = 4 * hidden;
+    for r in 0..rows {
+        for j in 0..hidden {
+            let (gi, k) = (r * g4 + j, r * hidden + j);
+            let u = lstm_unit_backward(gates[gi], gates[gi + hidden], gates[gi + 2 * hidden], gates[gi + 3 * hidden], c_prev[k], tanh_c[k], dh[k], dc[k]);
+            for q in 0..4 {
+                dgates[gi + q * hidden] = u[q];
+            }
+            dc_prev[k] = u[4];
+        }
+    }
+}
+
+/// One unit of `lstm_cell_backward` → [di, df, dg, do (pre-activation), dc_prev].
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_unit_backward<T: Real>(i: T, f: T, g: T, o: T, c_prev: T, tc: T, dh: T, dc: T) -> [T; 5] {
+    let d_o = dh * tc;
+    // dc' merges the path through h' (tanh' = 1 − tanh²) with the one from step t+1.
+    let dct = dc + dh * o * (T::ONE - tc * tc);
+    // σ' = y(1 − y), tanh' = 1 − y²
+    [dct * g * i * (T::ONE - i), dct * c_prev * f * (T::ONE - f), dct * i * (T::ONE - g * g), d_o * o * (T::ONE - o), dct * f]
+}
+
 /// GRU pointwise step, reset-after form (cell/gru.rs), for `rows` rows of `hidden` units:
 ///   gates (rows, 3H) in: x·W_ihᵀ + b_ih; out: r, z, n.  hh (rows, 3H): h·W_hhᵀ + b_hh.
 ///   r = σ(g_r + hh_r), z = σ(g_z + hh_z), n = tanh(g_n + r ⊙ hh_n), h = (1 − z) ⊙ n + z ⊙ h_prev
@@ -169,6 +199,46 @@ pub fn gru_unit<T: Real>(gr: T, gz: T, gn: T, ur: T, uz: T, un: T, h_prev: T) ->
     let z = (gz + uz).sigmoid();
     let n = (gn + r * un).tanh();
     [r, z, n, (T::ONE - z) * n + z * h_prev]
+}
+
+/// GRU pointwise backward (cell/gru.rs), for `rows` rows of `hidden` units, from what forward
+/// saved: gates (rows, 3H) r, z, n; h_prev (rows, H). dh (rows, H): total dL/dh'.
+///   dgates (rows, 3H) out: z and n blocks (dL/d pre-activation; n's is dL/d(n's tanh input));
+///   dh_prev (rows, H) out: the direct path dh ⊙ z.
+///   reset_after: hn_lin (rows, H) in (W_hn h + b_hn); also the r block of dgates, and
+///   dgates_hh (rows, 3H) out: r and z as in dgates, n block dan ⊙ r (what W_hh sees).
+///   Without reset_after hn_lin and dgates_hh are not used (may be empty) and the r block is left
+///   to the caller (it needs the product dan · W_hn).
+#[allow(clippy::too_many_arguments)]
+pub fn gru_cell_backward<T: Real>(dgates: &mut [T], dgates_hh: &mut [T], dh_prev: &mut [T], dh: &[T], gates: &[T], hn_lin: &[T], h_prev: &[T], rows: usize, hidden: usize, reset_after: bool) {
+    let g3 = 3 * hidden;
+    for r in 0..rows {
+        for j in 0..hidden {
+            let (gi, k) = (r * g3 + j, r * hidden + j);
+            let hn = if reset_after { hn_lin[k] } else { T::ZERO };
+            let u = gru_unit_backward(gates[gi], gates[gi + hidden], gates[gi + 2 * hidden], hn, h_prev[k], dh[k]);
+            dgates[gi + hidden] = u[1];
+            dgates[gi + 2 * hidden] = u[2];
+            dh_prev[k] = u[3];
+            if reset_after {
+                dgates[gi] = u[0];
+                dgates_hh[gi] = u[0];
+                dgates_hh[gi + hidden] = u[1];
+                dgates_hh[gi + 2 * hidden] = u[4];
+            }
+        }
+    }
+}
+
+/// One unit of `gru_cell_backward` → [dr (reset-after), dz, dan, dh·z, dan·r].
+#[inline]
+pub fn gru_unit_backward<T: Real>(r: T, z: T, n: T, hn: T, h_prev: T, dh: T) -> [T; 5] {
+    let dn = dh * (T::ONE - z);
+    let dz = dh * (h_prev - n);
+    let dan = dn * (T::ONE - n * n); // tanh' = 1 − n²
+    let dr = dan * hn;
+    // σ' = y(1 − y)
+    [dr * r * (T::ONE - r), dz * z * (T::ONE - z), dan, dh * z, dan * r]
 }
 
 // ---- f32 exp, σ, tanh: the one algorithm of every level ----

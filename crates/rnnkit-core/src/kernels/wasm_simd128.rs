@@ -126,6 +126,22 @@ pub fn gru_cell(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32
     unsafe { gru_cell_simd(gates, hh, h_prev, hn_lin, h, rows, hidden) }
 }
 
+/// See `scalar::lstm_cell_backward`.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_cell_backward(dgates: &mut [f32], dc_prev: &mut [f32], dh: &[f32], dc: &[f32], gates: &[f32], c_prev: &[f32], tanh_c: &[f32], rows: usize, hidden: usize) {
+    pointwise::check_lstm_backward(dgates, dc_prev, dh, dc, gates, c_prev, tanh_c, rows, hidden);
+    // SAFETY: lengths checked above.
+    unsafe { lstm_cell_backward_simd(dgates, dc_prev, dh, dc, gates, c_prev, tanh_c, rows, hidden) }
+}
+
+/// See `scalar::gru_cell_backward`.
+#[allow(clippy::too_many_arguments)]
+pub fn gru_cell_backward(dgates: &mut [f32], dgates_hh: &mut [f32], dh_prev: &mut [f32], dh: &[f32], gates: &[f32], hn_lin: &[f32], h_prev: &[f32], rows: usize, hidden: usize, reset_after: bool) {
+    pointwise::check_gru_backward(dgates, dgates_hh, dh_prev, dh, gates, hn_lin, h_prev, rows, hidden, reset_after);
+    // SAFETY: lengths checked above.
+    unsafe { gru_cell_backward_simd(dgates, dgates_hh, dh_prev, dh, gates, hn_lin, h_prev, rows, hidden, reset_after) }
+}
+
 // ---- GEMM ----
 
 /// Loads 4 floats (unaligned).
@@ -474,4 +490,18 @@ unsafe fn lstm_cell_simd(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32]
 /// Lengths checked by `gru_cell`.
 unsafe fn gru_cell_simd(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
     pointwise::gru_cell::<V4>(gates, hh, h_prev, hn_lin, h, rows, hidden)
+}
+
+/// # Safety
+/// Lengths checked by `lstm_cell_backward`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn lstm_cell_backward_simd(dgates: &mut [f32], dc_prev: &mut [f32], dh: &[f32], dc: &[f32], gates: &[f32], c_prev: &[f32], tanh_c: &[f32], rows: usize, hidden: usize) {
+    pointwise::lstm_cell_backward::<V4>(dgates, dc_prev, dh, dc, gates, c_prev, tanh_c, rows, hidden)
+}
+
+/// # Safety
+/// Lengths checked by `gru_cell_backward`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gru_cell_backward_simd(dgates: &mut [f32], dgates_hh: &mut [f32], dh_prev: &mut [f32], dh: &[f32], gates: &[f32], hn_lin: &[f32], h_prev: &[f32], rows: usize, hidden: usize, reset_after: bool) {
+    pointwise::gru_cell_backward::<V4>(dgates, dgates_hh, dh_prev, dh, gates, hn_lin, h_prev, rows, hidden, reset_after)
 }

@@ -136,6 +136,24 @@ pub fn gru_cell(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32
     unsafe { gru_cell_avx(gates, hh, h_prev, hn_lin, h, rows, hidden) }
 }
 
+/// See `scalar::lstm_cell_backward`.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_cell_backward(dgates: &mut [f32], dc_prev: &mut [f32], dh: &[f32], dc: &[f32], gates: &[f32], c_prev: &[f32], tanh_c: &[f32], rows: usize, hidden: usize) {
+    pointwise::check_lstm_backward(dgates, dc_prev, dh, dc, gates, c_prev, tanh_c, rows, hidden);
+    need_cpu();
+    // SAFETY: lengths and CPU checked above.
+    unsafe { lstm_cell_backward_avx(dgates, dc_prev, dh, dc, gates, c_prev, tanh_c, rows, hidden) }
+}
+
+/// See `scalar::gru_cell_backward`.
+#[allow(clippy::too_many_arguments)]
+pub fn gru_cell_backward(dgates: &mut [f32], dgates_hh: &mut [f32], dh_prev: &mut [f32], dh: &[f32], gates: &[f32], hn_lin: &[f32], h_prev: &[f32], rows: usize, hidden: usize, reset_after: bool) {
+    pointwise::check_gru_backward(dgates, dgates_hh, dh_prev, dh, gates, hn_lin, h_prev, rows, hidden, reset_after);
+    need_cpu();
+    // SAFETY: lengths and CPU checked above.
+    unsafe { gru_cell_backward_avx(dgates, dgates_hh, dh_prev, dh, gates, hn_lin, h_prev, rows, hidden, reset_after) }
+}
+
 // ---- GEMM ----
 
 /// # Safety
@@ -547,4 +565,20 @@ unsafe fn lstm_cell_avx(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32],
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gru_cell_avx(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
     pointwise::gru_cell::<V8>(gates, hh, h_prev, hn_lin, h, rows, hidden)
+}
+
+/// # Safety
+/// Lengths checked by `lstm_cell_backward`; CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn lstm_cell_backward_avx(dgates: &mut [f32], dc_prev: &mut [f32], dh: &[f32], dc: &[f32], gates: &[f32], c_prev: &[f32], tanh_c: &[f32], rows: usize, hidden: usize) {
+    pointwise::lstm_cell_backward::<V8>(dgates, dc_prev, dh, dc, gates, c_prev, tanh_c, rows, hidden)
+}
+
+/// # Safety
+/// Lengths checked by `gru_cell_backward`; CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn gru_cell_backward_avx(dgates: &mut [f32], dgates_hh: &mut [f32], dh_prev: &mut [f32], dh: &[f32], gates: &[f32], hn_lin: &[f32], h_prev: &[f32], rows: usize, hidden: usize, reset_after: bool) {
+    pointwise::gru_cell_backward::<V8>(dgates, dgates_hh, dh_prev, dh, gates, hn_lin, h_prev, rows, hidden, reset_after)
 }
