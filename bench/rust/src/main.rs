@@ -12,14 +12,17 @@
 //!                                                    seq_backward (no optimizer), ms and GFLOP/s
 //!                                                    (train NAME: one config, best level, 1 thread)
 //!   cargo run --release -p rnnkit-bench -- shape nt M N K   one ad-hoc product (nt, nn or tn)
-//!   cargo run --release -p rnnkit-bench -- products   each training config's step products alone,
-//!                                                    1 thread, JSON (the GEMM ceiling of a step)
+//!   cargo run --release -p rnnkit-bench -- products   each training config's step products alone
+//!                                                    and the whole step (with MSE and SGD, as
+//!                                                    PyTorch's), 1 thread, JSON (the GEMM ceiling)
 //!
 //! Timing: each case repeats until 0.2 s (0.05 s quick) and reports the best of 3 such rounds.
 //! No `std::hint::black_box` at MSRV 1.63: results are read back with a volatile read.
 
 use rnnkit_core::kernels::{self, pool, Kernels, Level, PackedB};
 use rnnkit_core::prepack;
+use rnnkit_core::loss::{mse, Reduction};
+use rnnkit_core::optim::{sgd_step, Sgd};
 use rnnkit_core::{seq_backward, seq_cache_len, seq_forward, seq_forward_packed, CellKind, RnnConfig, SeqBuffers, SeqGradBuffers};
 use std::time::Instant;
 
@@ -349,8 +352,9 @@ fn round(min_s: f64, mut f: impl FnMut()) -> f64 {
     }
 }
 
-/// `products`: for each training configuration, its step's products alone and the step itself
-/// (seq_forward + seq_backward without dL/dinput, as `train` times it), best level, 1 thread. The
+/// `products`: for each training configuration, its step's products alone and the whole step
+/// (zeroed gradients, seq_forward, MSE, seq_backward without dL/dinput, SGD update: the work of
+/// PyTorch's step), best level, 1 thread. The
 /// step and each product take turns, round after round, and each keeps its best round: on a
 /// machine whose speed drifts (a VM beside other guests) their ratio stays meaningful. One JSON
 /// line per configuration (bench/run.mjs puts it beside PyTorch's BLAS).
@@ -360,19 +364,25 @@ fn products(only: Option<&str>) {
     for &(name, cell, i, h, b, steps) in TRAIN.iter().filter(|c| c.0.starts_with("train") && only.map_or(true, |o| c.0 == o)) {
         let cfg = RnnConfig { cell, input_size: i, hidden_size: h, proj_size: 0, num_layers: 1, bidirectional: false, bias: true, batch_first: false };
         let mut rng = Rng(3);
-        let params: Vec<f32> = rng.vec(cfg.param_count()).into_iter().map(|v| v * 0.06).collect();
+        let mut params: Vec<f32> = rng.vec(cfg.param_count()).into_iter().map(|v| v * 0.06).collect();
         let input = rng.vec(steps * b * i);
+        let target = rng.vec(steps * b * h);
         let mut output = vec![0.0; steps * b * h];
         let (mut h_n, mut c_n) = (vec![0.0; b * h], vec![0.0; b * h]);
         let mut cache = vec![0.0; seq_cache_len(&cfg, None, steps, b).unwrap()];
-        let d_out = rng.vec(steps * b * h);
+        let mut d_out = vec![0.0; steps * b * h];
         let mut d_params = vec![0.0; params.len()];
         let lstm = cell == CellKind::Lstm;
+        let sgd = Sgd { lr: 1e-6, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false };
+        // The work of PyTorch's step: zero_grad, forward, MSE loss, backward, SGD update.
         let mut step = || {
+            d_params.fill(0.0);
             let bufs = SeqBuffers { params: &params, input: &input, lengths: None, h0: None, c0: None, output: &mut output, h_n: &mut h_n, c_n: if lstm { Some(&mut c_n) } else { None }, cache: Some(&mut cache) };
             seq_forward(&cfg, steps, b, bufs).unwrap();
+            mse(Some(&mut d_out), &output, &target, Reduction::Mean).unwrap();
             let g = SeqGradBuffers { params: &params, lengths: None, cache: &cache, d_output: Some(&d_out), d_h_n: None, d_c_n: None, d_input: None, d_h0: None, d_c0: None, d_params: &mut d_params };
             seq_backward(&cfg, steps, b, g).unwrap();
+            sgd_step(&mut params, &d_params, None, &sgd, false).unwrap();
         };
         let list = step_products(cell, i, h, b, steps);
         let cases: Vec<Case> = list.iter().map(|&(what, op, m, n, k, _)| Case { name: what, op, m, n, k }).collect();
