@@ -266,6 +266,18 @@ fn fused_cells_bit_identical() {
     }
 }
 
+/// Gate activations as forward saves them, (rows, count·hidden): σ values in (0, 1), and in the
+/// third block (LSTM g, GRU n) tanh values in (−1, 1).
+fn saved_gates(rng: &mut Rng, rows: usize, count: usize, hidden: usize) -> Vec<f32> {
+    let mut g: Vec<f32> = rng.vec(rows * count * hidden).into_iter().map(|x| 1.0 / (1.0 + (-3.0 * x).exp())).collect();
+    for r in 0..rows {
+        for v in &mut g[r * count * hidden + 2 * hidden..r * count * hidden + 3 * hidden] {
+            *v = 2.0 * *v - 1.0;
+        }
+    }
+    g
+}
+
 /// The pointwise backward kernels on every level give scalar's bits. hidden runs past two vector
 /// widths of every level, so both the vector loop and the scalar tail are covered; buffers the
 /// kernel must not write start as NaN-free garbage that the comparison would catch.
@@ -276,15 +288,7 @@ fn fused_cell_backwards_bit_identical() {
         for rows in 1..=3 {
             for hidden in 1..=35 {
                 let rh = rows * hidden;
-                let sig = |v: Vec<f32>| -> Vec<f32> { v.into_iter().map(|x| 1.0 / (1.0 + (-3.0 * x).exp())).collect() };
-                // Saved activations in their real ranges: σ in (0, 1), tanh in (−1, 1).
-                let mut gates = sig(rng.vec(rows * 4 * hidden));
-                for r in 0..rows {
-                    for j in 0..hidden {
-                        let at = r * 4 * hidden + 2 * hidden + j;
-                        gates[at] = 2.0 * gates[at] - 1.0;
-                    }
-                }
+                let gates = saved_gates(&mut rng, rows, 4, hidden);
                 let (c_prev, tanh_c, dh, dc) = (rng.vec(rh), rng.vec(rh), rng.vec(rh), rng.vec(rh));
                 let start = rng.vec(rows * 4 * hidden);
                 let run = |f: kernels::LstmCellBackwardFn| {
@@ -300,13 +304,7 @@ fn fused_cell_backwards_bit_identical() {
                     }
                 }
 
-                let mut gates3 = sig(rng.vec(rows * 3 * hidden));
-                for r in 0..rows {
-                    for j in 0..hidden {
-                        let at = r * 3 * hidden + 2 * hidden + j;
-                        gates3[at] = 2.0 * gates3[at] - 1.0;
-                    }
-                }
+                let gates3 = saved_gates(&mut rng, rows, 3, hidden);
                 let (hn_lin, h_prev) = (rng.vec(rh), rng.vec(rh));
                 let start3 = rng.vec(rows * 3 * hidden);
                 for reset_after in [true, false] {
