@@ -301,6 +301,11 @@ function rows(threadsApi, nativeLevel) {
   if (threadsApi) {
     r.push({ id: 'rnnkit-native-1t', label: 'rnnkit native, 1 thread', spec: { lib: 'rnnkit', backend: 'native', threads: 1 }, configs: all, baseline: true });
     if (CORES > 1) r.push({ id: 'rnnkit-native-nt', label: `rnnkit native, ${CORES} threads`, spec: { lib: 'rnnkit', backend: 'native', threads: CORES }, configs: all, threads: CORES });
+    // The opt-in fused multiply-add products (training configs: batch-1 products never use them).
+    if (nativeLevel === 'avx2-fma') {
+      r.push({ id: 'rnnkit-native-fused-1t', label: 'rnnkit native, fused, 1 thread', spec: { lib: 'rnnkit', backend: 'native', threads: 1, fused: true }, configs: TRAIN });
+      if (CORES > 1) r.push({ id: 'rnnkit-native-fused-nt', label: `rnnkit native, fused, ${CORES} threads`, spec: { lib: 'rnnkit', backend: 'native', threads: CORES, fused: true }, configs: TRAIN, threads: CORES });
+    }
     // What CPUs without AVX-512 get: the avx2-fma kernel level (level code 2), one thread.
     if (nativeLevel === 'avx512') r.push({ id: 'rnnkit-native-avx2-1t', label: 'rnnkit native, avx2-fma kernels, 1 thread', spec: { lib: 'rnnkit', backend: 'native', threads: 1, level: 2 }, configs: all });
   } else {

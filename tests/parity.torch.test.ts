@@ -31,6 +31,8 @@ interface Run {
   backend: BackendName;
   level?: number;
   threads?: number;
+  /** init({ fused: true }): fused multiply-add products, compared with PyTorch only. */
+  fused?: boolean;
 }
 const KERNEL_LEVEL_NAMES: Record<string, string> = { wasm: 'scalar', 'wasm-simd': 'simd128' };
 const runs: Run[] = testBackends().map((backend) => ({ label: backend, backend }));
@@ -53,10 +55,12 @@ if (testBackends().includes('native')) {
   if (await nativeAvx2BelowBest()) runs.push({ label: 'native, kernels forced to avx2-fma', backend: 'native', level: 2 });
   runs.push({ label: 'native, kernels forced to scalar', backend: 'native', level: 1 });
   runs.push({ label: 'native, 1 thread', backend: 'native', threads: 1 });
+  // Fused products exist on the avx2-fma level; where native runs it, test them too.
+  if ((await init({ backend: 'native' })).kernelLevel === 'avx2-fma') runs.push({ label: 'native, fused multiply-add', backend: 'native', fused: true });
 }
 if (testBackends().includes('wasm-simd')) runs.push({ label: 'wasm-simd, kernels forced to scalar', backend: 'wasm-simd', level: 1 });
 
-for (const { label, backend, level, threads } of runs) {
+for (const { label, backend, level, threads, fused } of runs) {
   describe(`PyTorch parity on ${label}`, () => {
     // The level and thread count are process-wide per backend instance: restore them afterwards.
     let savedLevel = 0;
@@ -68,11 +72,13 @@ for (const { label, backend, level, threads } of runs) {
       savedThreads = b.call('rk_threads', []);
       if (level !== undefined) b.call('rk_set_kernel_level', [level]);
       if (threads !== undefined) await init({ backend, threads });
+      if (fused) await init({ backend, fused });
     });
     afterAll(async () => {
       const b = await loadBackend(backend);
       b.call('rk_set_kernel_level', [savedLevel]);
       if (backend === 'native') b.call('rk_set_threads', [savedThreads]);
+      if (fused) await init({ backend, fused: false });
     });
 
     test('runs on the kernel level and thread count asked for', () => {
@@ -82,6 +88,7 @@ for (const { label, backend, level, threads } of runs) {
       else if (backend in KERNEL_LEVEL_NAMES) expect(info.kernelLevel).toBe(KERNEL_LEVEL_NAMES[backend]);
       if (threads !== undefined) expect(info.threads).toBe(threads);
       if (backend !== 'native') expect(info.threads).toBe(1);
+      expect(info.fused).toBe(fused === true);
     });
 
     for (const name of rnnCases) {
@@ -203,7 +210,8 @@ for (const { label, backend, level, threads } of runs) {
 describe('backends agree', () => {
   afterAll(() => byBackend.clear());
   test('max relative difference between backends and kernel levels <= 1e-5 on every fixture', () => {
-    const labels = runs.map((r) => r.label);
+    // Fused products round differently by design: they answer to PyTorch's tolerances only.
+    const labels = runs.filter((r) => !r.fused).map((r) => r.label);
     if (labels.length < 2) return expect(labels.length).toBe(1);
     for (const [name, results] of byBackend) {
       const ref = results.get(labels[0])!;
@@ -238,6 +246,49 @@ describe.runIf(testBackends().includes('native'))('native threads', () => {
     }
     const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
     for (const r of results.slice(1)) r.forEach((arr, i) => expect(bytes(arr).equals(bytes(results[0][i])), `tensor ${i}`).toBe(true));
+  });
+  test('fused multiply-add: 1, 2 and 3 threads give the same bits, and the bits differ from unfused', async () => {
+    const run = async (threads: number, fused: boolean) => {
+      expect((await init({ backend: 'native', threads, fused })).fused).toBe(fused);
+      manualSeed(12);
+      const lstm = new Lstm({ inputSize: 96, hiddenSize: 128 });
+      const x = new Float32Array(16 * 24 * 96).map((_, i) => Math.sin(i * 0.29));
+      const { output } = lstm.forward(new Tensor(x, [16, 24, 96]));
+      const g = lstm.backward({ output: new Tensor(output.data.map((v, i) => Math.cos(i) * v), output.shape) });
+      const r = [output.data, g.input.data, ...lstm.paramSpecs.map((s) => g.params[s.name].data)];
+      lstm.dispose();
+      return r;
+    };
+    if ((await init({ backend: 'native' })).kernelLevel !== 'avx2-fma') {
+      // Other levels have no fused products: asking is accepted and reported as not in effect.
+      expect((await init({ backend: 'native', fused: true })).fused).toBe(false);
+      await init({ backend: 'native', fused: false });
+      return;
+    }
+    try {
+      const plain = await run(1, false);
+      const one = await run(1, true);
+      const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+      for (const threads of [2, 3]) (await run(threads, true)).forEach((arr, i) => expect(bytes(arr).equals(bytes(one[i])), `${threads} threads, tensor ${i}`).toBe(true));
+      expect(one.some((arr, i) => !bytes(arr).equals(bytes(plain[i]))), 'fused results equal the unfused ones: was the fused kernel used?').toBe(true);
+      // The same math rounded differently: every value within 1e-5 of the tensor's largest.
+      one.forEach((arr, i) => {
+        const scale = plain[i].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const worst = arr.reduce((m, v, j) => Math.max(m, Math.abs(v - plain[i][j])), 0);
+        expect(worst / scale, `tensor ${i}: fused vs unfused`).toBeLessThanOrEqual(1e-5);
+      });
+    } finally {
+      await init({ backend: 'native', threads: 0, fused: false });
+    }
+  });
+  test('fused: checked, and reported off on the wasm backends', async () => {
+    await expect(init({ backend: 'native', fused: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'BAD_ARGUMENT', details: { argument: 'fused' } });
+    const wasmBackends = testBackends().filter((b) => b !== 'native');
+    expect(wasmBackends.length).toBeGreaterThan(0);
+    for (const backend of wasmBackends) {
+      expect((await init({ backend, fused: true })).fused, backend).toBe(false);
+      await init({ backend, fused: false });
+    }
   });
   test('thread counts are checked: native takes 0..256, wasm only 1', async () => {
     await expect(init({ backend: 'native', threads: -1 })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });

@@ -260,6 +260,24 @@ function renderTargets(r) {
     const b = ms(c, 'rnnkit-native-nt');
     line(`${c}: native all cores ≥ 1.3× PyTorch's best multi-core setting`, a && b ? `${(a / b).toFixed(2)}×` : null, a / b >= 1.3);
   }
+  // The same native targets with the opt-in fused multiply-add products (init({ fused: true })).
+  if (Object.keys(pct).some((c) => row(c, 'rnnkit-native-fused-1t'))) {
+    for (const [c, want] of Object.entries(pct)) {
+      const g = row(c, 'rnnkit-native-fused-1t')?.gflops;
+      const p = g && peak ? (100 * g) / peak : null;
+      line(`${c}: native 1 thread, fused (opt-in) ≥ ${want}% of peak`, p == null ? null : `${p.toFixed(1)}%`, p >= want);
+    }
+    for (const [c, want] of Object.entries(vsTorch1)) {
+      const a = ms(c, 'torch-1t');
+      const b = ms(c, 'rnnkit-native-fused-1t');
+      line(`${c}: native 1 thread, fused (opt-in) ≥ ${want}× PyTorch 1 thread`, a && b ? `${(a / b).toFixed(2)}×` : null, a / b >= want);
+    }
+    for (const c of Object.keys(pct)) {
+      const a = ms(c, 'torch-best');
+      const b = ms(c, 'rnnkit-native-fused-nt');
+      line(`${c}: native all cores, fused (opt-in) ≥ 1.3× PyTorch's best multi-core setting`, a && b ? `${(a / b).toFixed(2)}×` : null, a / b >= 1.3);
+    }
+  }
   for (const c of Object.keys(pct)) {
     const g = row(c, 'rnnkit-wasm-simd')?.gflops;
     line(`${c}: wasm-simd ≥ 12 GFLOP/s`, g ? `${fmtG(g)} GFLOP/s` : null, g >= 12);

@@ -43,11 +43,16 @@ export async function run(spec, cfg) {
     (await rk.loadBackend(spec.backend)).call('rk_set_kernel_level', [spec.level]);
     info = rk.backendInfo();
   }
+  if (spec.fused) {
+    // The opt-in fused multiply-add products (init({ fused: true })).
+    info = await rk.init({ backend: spec.backend, fused: true });
+    if (!info.fused) throw new Error(`init({ fused: true }): not in effect on ${info.name} (${info.kernelLevel})`);
+  }
   const m = makeModule(rk, cfg);
   const budget = budgetOf(spec);
   const result = {
     backend: info.name,
-    kernelLevel: info.kernelLevel,
+    kernelLevel: info.kernelLevel + (info.fused ? ', fused multiply-add (init({ fused: true }))' : ''),
     threads: threads ?? (info.name === 'native' ? 'no threads API in this build' : 1),
   };
 

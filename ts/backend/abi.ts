@@ -31,6 +31,8 @@ export const ABI = {
   rk_last_error_copy: { args: [{ kind: 'u8', dir: 'out', name: 'out' }] },
   rk_kernel_level: { args: [] },
   rk_set_kernel_level: { args: ['int'] },
+  rk_set_fused: { args: ['int'] },
+  rk_fused: { args: [] },
   rk_debug_panic: { args: [] },
   rk_alloc: { args: ['int'], wasmOnly: true },
   rk_free: { args: ['int', 'int'], wasmOnly: true },
@@ -102,7 +104,7 @@ export const ABI = {
 } as const satisfies Record<string, AbiRow>;
 
 export type AbiName = keyof typeof ABI;
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 /** Names each backend must provide. */
 export function abiNames(backend: 'native' | 'wasm'): string[] {

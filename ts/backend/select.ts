@@ -13,6 +13,8 @@
  *
  *   threads: init({ threads }) or env RNNKIT_THREADS sets the native kernels' thread count
  *   (0 = the available cores, the default); wasm backends run on one thread.
+ *   fused: init({ fused }) or env RNNKIT_FUSED=1 opts into fused multiply-add products where the
+ *   kernels have them (native avx2-fma); backendInfo().fused says whether they are in effect.
  */
 
 import { RnnkitError } from '../errors.js';
@@ -48,6 +50,11 @@ export interface BackendInfo {
   loadErrors: LoadError[];
   /** Threads the kernels split products among (native: init's `threads`, default the cores; wasm: 1). */
   threads: number;
+  /**
+   * Whether the large products use fused multiply-add (init's `fused`; only the native avx2-fma
+   * kernels have it). When true, results differ from the other backends in the last bits.
+   */
+  fused: boolean;
 }
 
 export const WASM_FILES = { 'wasm-simd': 'rnnkit-simd.wasm', wasm: 'rnnkit.wasm' } as const;
@@ -124,15 +131,30 @@ function requestedThreads(p: Platform, option: number | undefined): number | und
   return n;
 }
 
+/** init's `fused`, else env RNNKIT_FUSED (1 / 0); undefined = leave the setting as it is. */
+function requestedFused(p: Platform, option: boolean | undefined): boolean | undefined {
+  if (option !== undefined) {
+    if (typeof option !== 'boolean') throw new RnnkitError('BAD_ARGUMENT', `init: fused must be true or false, got ${JSON.stringify(option)}`, { argument: 'fused', got: option });
+    return option;
+  }
+  const raw = p.env('RNNKIT_FUSED');
+  if (raw === undefined || raw === '') return undefined;
+  if (raw !== '0' && raw !== '1') throw new RnnkitError('BAD_ARGUMENT', `init: RNNKIT_FUSED must be 0 or 1, got ${JSON.stringify(raw)}`, { argument: 'fused', got: raw });
+  return raw === '1';
+}
+
 /**
  * Loads a backend and makes it the default for new modules. `backend`: 'auto' (default; or
  * env RNNKIT_BACKEND), 'native', 'wasm-simd' or 'wasm'. `threads`: the native kernels' thread
  * count (or env RNNKIT_THREADS; 0 = all cores, the default; process-wide; wasm ignores it).
- * Safe to call more than once.
+ * `fused`: fused multiply-add in the large products where the kernels have it (or env
+ * RNNKIT_FUSED=1; default off): faster training on x86_64, results no longer bit-identical to the
+ * other backends. Safe to call more than once.
  */
-export async function init(options: { backend?: BackendRequest; threads?: number } = {}): Promise<BackendInfo> {
+export async function init(options: { backend?: BackendRequest; threads?: number; fused?: boolean } = {}): Promise<BackendInfo> {
   const p = need();
   const threads = requestedThreads(p, options.threads);
+  const fused = requestedFused(p, options.fused);
   const fromEnv = p.env('RNNKIT_BACKEND');
   const request = options.backend ?? ((fromEnv || 'auto') as BackendRequest);
   if (request !== 'auto' && !BACKENDS.includes(request)) {
@@ -149,6 +171,7 @@ export async function init(options: { backend?: BackendRequest; threads?: number
       current = await loadBackend(name);
       currentErrors = errors;
       if (threads !== undefined && current.name === 'native') current.call('rk_set_threads', [threads]);
+      if (fused !== undefined) current.call('rk_set_fused', [fused ? 1 : 0]);
       return backendInfo();
     } catch (error) {
       errors.push({ backend: name, error });
@@ -166,7 +189,7 @@ export async function init(options: { backend?: BackendRequest; threads?: number
 
 export function backendInfo(): BackendInfo {
   if (!current) throw new RnnkitError('NOT_INITIALIZED', 'backendInfo: call `await init()` first');
-  return { name: current.name, kernelLevel: current.kernelLevel(), loadErrors: currentErrors, threads: current.call('rk_threads', []) };
+  return { name: current.name, kernelLevel: current.kernelLevel(), loadErrors: currentErrors, threads: current.call('rk_threads', []), fused: current.call('rk_fused', []) === 1 };
 }
 
 /** The default backend; throws NOT_INITIALIZED before `await init()`. */

@@ -16,6 +16,8 @@
 //!                                                    and the whole step (with MSE and SGD, as
 //!                                                    PyTorch's), 1 thread, JSON (the GEMM ceiling)
 //!
+//! Env RNNKIT_FUSED=1 turns on the opt-in fused multiply-add products (kernels::set_fused).
+//!
 //! Timing: each case repeats until 0.2 s (0.05 s quick) and reports the best of 3 such rounds.
 //! No `std::hint::black_box` at MSRV 1.63: results are read back with a volatile read.
 
@@ -414,6 +416,10 @@ fn products(only: Option<&str>) {
 
 fn main() {
     let arg = std::env::args().nth(1).unwrap_or_default();
+    // RNNKIT_FUSED=1: the opt-in fused multiply-add products (as rnnkit's init({ fused: true })).
+    if std::env::var("RNNKIT_FUSED").map_or(false, |v| v == "1") && !kernels::set_fused(true) {
+        eprintln!("RNNKIT_FUSED=1: the {} level has no fused products; running unfused", kernels::get().level.name());
+    }
     if arg == "shape" {
         // shape OP M N K [THREADS]: one ad-hoc product (OP = nt | nn | tn, or ntp | nnp with B
         // packed once), best level.

@@ -30,7 +30,7 @@ use rnnkit_core::{
 };
 
 /// Bumped when any export's signature or meaning changes.
-pub const ABI_VERSION: i32 = 3;
+pub const ABI_VERSION: i32 = 4;
 pub const CFG_LEN: usize = 13;
 
 /// A decoded `cfg` array.
@@ -145,6 +145,25 @@ pub extern "C" fn rk_set_kernel_level(level: i32) -> i32 {
         kernels::force_level(l).map_err(Error::unsupported)?;
         Ok(0)
     })
+}
+
+/// Opt-in fused multiply-add in the large products (`kernels::set_fused`: the avx2-fma level
+/// only; products then differ from the other levels in the last bits). on: 0 or 1. Returns 1 if
+/// fused products are now in effect, 0 if not (off, or a level without them).
+#[no_mangle]
+pub extern "C" fn rk_set_fused(on: i32) -> i32 {
+    guard(|| {
+        if on != 0 && on != 1 {
+            return Err(Error::bad_argument(format!("fused: expected 0 or 1, got {}", on)));
+        }
+        Ok(kernels::set_fused(on == 1) as i32)
+    })
+}
+
+/// 1 if the large products use fused multiply-add (asked for, and the avx2-fma level in use).
+#[no_mangle]
+pub extern "C" fn rk_fused() -> i32 {
+    guard(|| Ok(kernels::fused() as i32))
 }
 
 /// Panics on purpose: the tests check that a panic never takes the host process down.

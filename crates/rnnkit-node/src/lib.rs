@@ -29,6 +29,8 @@ const EXPORTS: &[(&str, Wrapper)] = &[
     }),
     ("rk_kernel_level", |_| Ok(abi::rk_kernel_level())),
     ("rk_set_kernel_level", |a| unsafe { Ok(abi::rk_set_kernel_level(a.int(0, -1e9, 1e9)? as i32)) }),
+    ("rk_set_fused", |a| unsafe { Ok(abi::rk_set_fused(a.int(0, -1e9, 1e9)? as i32)) }),
+    ("rk_fused", |_| Ok(abi::rk_fused())),
     ("rk_debug_panic", |_| Ok(abi::rk_debug_panic())),
     ("rk_fill_uniform", |a| unsafe {
         let (p, n) = a.f32s(0)?;

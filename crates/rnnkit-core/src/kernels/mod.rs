@@ -22,7 +22,9 @@
 //! Same bits on every level: products sum each element in one order (scalar.rs, "GEMM": k blocks
 //! of KC, multiply then add, never fused), and σ / tanh of f32 run the same operations
 //! (scalar.rs `expf`). So native, wasm-simd and wasm, at any kernel level and thread count,
-//! compute identical results; the levels differ only in speed.
+//! compute identical results; the levels differ only in speed. The one exception is opt-in:
+//! `set_fused(true)` lets the avx2-fma micro-kernel fuse each multiply-add (one rounding), which
+//! keeps the order (so thread counts still agree bit for bit) but not scalar's bits.
 //!
 //! Quick start for adding a kernel: add a row to `Kernels`, a scalar function in `scalar.rs`,
 //! the variant (or an explicit `scalar::` entry) in every table, a `Real` method if cells call
@@ -44,7 +46,7 @@ pub mod x86_avx2_fma;
 pub mod x86_avx512;
 
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// Signature shared by the three GEMM shapes (see `Real::gemm_*` for their meaning).
 pub type GemmFn = fn(&mut [f32], usize, &[f32], usize, &[f32], usize, usize, usize, usize);
@@ -342,6 +344,26 @@ pub fn get() -> &'static Kernels {
     let best = available()[0];
     CHOSEN.store(best as u8, Ordering::Relaxed);
     table(best).unwrap_or(&SCALAR)
+}
+
+/// Opt-in fused multiply-add in the large products (see `set_fused`).
+static FUSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the large products use fused multiply-add: asked for (`set_fused`) and the avx2-fma
+/// level in use (the avx512 level, which calls some avx2-fma paths, stays unfused).
+pub fn fused() -> bool {
+    FUSED.load(Ordering::Relaxed) && get().level == Level::Avx2Fma
+}
+
+/// Opt-in, process-wide: the avx2-fma level's packed GEMM micro-kernel multiplies and adds in one
+/// rounding (`vfmadd`) instead of two. Faster (the micro-kernel issues half the instructions), but
+/// its products then differ in the last bits from every other level (scalar, wasm, the few-row
+/// paths), so "all levels give the same bits" no longer holds; runs stay deterministic for a given
+/// thread count (the summation order is unchanged). Other levels ignore it. Returns whether the
+/// current level honours it.
+pub fn set_fused(on: bool) -> bool {
+    FUSED.store(on, Ordering::Relaxed);
+    fused()
 }
 
 /// Pins a level (tests, benchmarks). Fails if this build or CPU cannot run it. Process-wide;

@@ -53,7 +53,7 @@ pub fn gemm_nt(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb:
                 few_rows_nt(c, ldc, a, b, ldb, m, j0, j1, k)
             });
         } else {
-            gemm::gemm::<Avx2>(c.as_mut_ptr(), ldc, av, BSrc::View(bv), m, n, k)
+            big_product(c.as_mut_ptr(), ldc, av, BSrc::View(bv), m, n, k)
         }
     }
 }
@@ -102,7 +102,13 @@ pub fn gemm_packed(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, p
     }
     need_cpu();
     // SAFETY: panels packed by this level for (k, n) (checked above), CPU checked.
-    unsafe { gemm::packed_product::<Avx2>(c, ldc, a, lda, m, pb) }
+    unsafe {
+        if super::fused() {
+            gemm::packed_product::<Tile<true>>(c, ldc, a, lda, m, pb)
+        } else {
+            gemm::packed_product::<Avx2>(c, ldc, a, lda, m, pb)
+        }
+    }
 }
 
 /// x ← σ(x).
@@ -167,31 +173,46 @@ unsafe fn nn_or_tn(c: &mut [f32], ldc: usize, a: View, b: &[f32], ldb: usize, m:
             few_rows_nn(c, ldc, a, b, ldb, m, j0, j1, k)
         });
     } else {
-        gemm::gemm::<Avx2>(c.as_mut_ptr(), ldc, a, BSrc::View(View::new(b, ldb, false)), m, n, k)
+        big_product(c.as_mut_ptr(), ldc, a, BSrc::View(View::new(b, ldb, false)), m, n, k)
+    }
+}
+
+/// The loop nest with this level's micro-kernel: multiply then add, or fused when
+/// `kernels::set_fused` asked for it (same panels, same summation order, one rounding per step).
+///
+/// # Safety
+/// As `gemm::gemm`; CPU has AVX2 and FMA.
+unsafe fn big_product(c: *mut f32, ldc: usize, a: View, b: BSrc, m: usize, n: usize, k: usize) {
+    if super::fused() {
+        gemm::gemm::<Tile<true>>(c, ldc, a, b, m, n, k)
+    } else {
+        gemm::gemm::<Avx2>(c, ldc, a, b, m, n, k)
     }
 }
 
 /// Columns per `pack_b` panel (`Kernels::panel_width`).
 pub const PANEL_WIDTH: usize = <Avx2 as MicroKernel>::NR;
 
-struct Avx2;
+/// The micro-kernel; `FUSED` picks vfmadd over vmul + vadd (kernels::set_fused).
+struct Tile<const FUSED: bool>;
+type Avx2 = Tile<false>;
 
-impl MicroKernel for Avx2 {
+impl<const FUSED: bool> MicroKernel for Tile<FUSED> {
     const MR: usize = 6;
     const NR: usize = 16;
     const KC: usize = scalar::KC;
     const MC: usize = 144;
     const NC: usize = 2048;
     /// # Safety
-    /// As `MicroKernel::tile`: panels and tile in bounds, CPU has AVX2.
+    /// As `MicroKernel::tile`: panels and tile in bounds, CPU has AVX2 and FMA.
     unsafe fn tile(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, mr: usize, nr: usize) {
         match mr {
-            6 => tile_rows::<6>(kc, a, b, c, ldc, nr),
-            5 => tile_rows::<5>(kc, a, b, c, ldc, nr),
-            4 => tile_rows::<4>(kc, a, b, c, ldc, nr),
-            3 => tile_rows::<3>(kc, a, b, c, ldc, nr),
-            2 => tile_rows::<2>(kc, a, b, c, ldc, nr),
-            _ => tile_rows::<1>(kc, a, b, c, ldc, nr),
+            6 => tile_rows::<6, FUSED>(kc, a, b, c, ldc, nr),
+            5 => tile_rows::<5, FUSED>(kc, a, b, c, ldc, nr),
+            4 => tile_rows::<4, FUSED>(kc, a, b, c, ldc, nr),
+            3 => tile_rows::<3, FUSED>(kc, a, b, c, ldc, nr),
+            2 => tile_rows::<2, FUSED>(kc, a, b, c, ldc, nr),
+            _ => tile_rows::<1, FUSED>(kc, a, b, c, ldc, nr),
         }
     }
     #[allow(clippy::too_many_arguments)]
@@ -201,12 +222,13 @@ impl MicroKernel for Avx2 {
 }
 
 /// The micro-kernel for the first M rows of a 6-row A panel: C (M × nr) += A · B over kc, one
-/// accumulator per element from zero, then added to C (scalar.rs's order).
+/// accumulator per element from zero, then added to C (scalar.rs's order). FUSED: each step is
+/// one vfmadd (one rounding) instead of vmul then vadd.
 ///
 /// # Safety
 /// As `MicroKernel::tile`.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, nr: usize) {
+unsafe fn tile_rows<const M: usize, const FUSED: bool>(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, nr: usize) {
     // Fetch the C tile now so the update at the end does not wait for memory.
     for r in 0..M {
         _mm_prefetch(c.add(r * ldc) as *const i8, _MM_HINT_T0);
@@ -219,8 +241,13 @@ unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: 
         let b1 = _mm256_loadu_ps(bp.add(8));
         for (r, acc_r) in acc.iter_mut().enumerate() {
             let av = _mm256_broadcast_ss(&*ap.add(r));
-            acc_r[0] = _mm256_add_ps(acc_r[0], _mm256_mul_ps(av, b0));
-            acc_r[1] = _mm256_add_ps(acc_r[1], _mm256_mul_ps(av, b1));
+            if FUSED {
+                acc_r[0] = _mm256_fmadd_ps(av, b0, acc_r[0]);
+                acc_r[1] = _mm256_fmadd_ps(av, b1, acc_r[1]);
+            } else {
+                acc_r[0] = _mm256_add_ps(acc_r[0], _mm256_mul_ps(av, b0));
+                acc_r[1] = _mm256_add_ps(acc_r[1], _mm256_mul_ps(av, b1));
+            }
         }
         ap = ap.add(Avx2::MR);
         bp = bp.add(Avx2::NR);
