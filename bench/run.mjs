@@ -230,7 +230,7 @@ function runTorch(setting, configs) {
  * config by config, `rounds` times, each number the best of its rounds: seconds apart, so the
  * machine's drift does not fall between the two steps compared.
  */
-function gemmCeiling(configs, withTorch, rounds) {
+function gemmCeiling(configs, withTorch, rounds, withFused) {
   const out = { configs, rounds };
   const bin = join(root, 'target', 'release', 'rnnkit-bench');
   const readLines = (text) => text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
@@ -246,19 +246,23 @@ function gemmCeiling(configs, withTorch, rounds) {
   };
   if (!existsSync(bin)) out.rnnkit = { error: 'bench/rust was not built (target/release/rnnkit-bench missing)' };
   else out.rnnkit = { configs: {} };
+  // The opt-in fused products (RNNKIT_FUSED=1, as init({ fused: true })), where the level has them.
+  if (withFused && !out.rnnkit.error) out.rnnkitFused = { configs: {} };
   if (withTorch) out.torch = { configs: {} };
+  const rnnkitProducts = (dest, c, env) => {
+    const r = spawnSync(bin, ['products', c], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, RNNKIT_FUSED: '0', ...env } });
+    try {
+      const [v] = readLines(r.stdout);
+      dest.level = v.level;
+      dest.configs[c] = best(dest.configs[c], { ms: v.ms, stepMs: v.stepMs, products: v.products });
+    } catch {
+      dest.configs[c] ??= { error: `rnnkit-bench products ${c} failed: ${(r.stderr || r.error?.message || 'no output').trim().slice(0, 200)}` };
+    }
+  };
   for (let round = 0; round < rounds; round++) {
     for (const c of configs) {
-      if (!out.rnnkit.error) {
-        const r = spawnSync(bin, ['products', c], { encoding: 'utf8', timeout: 300_000 });
-        try {
-          const [v] = readLines(r.stdout);
-          out.rnnkit.level = v.level;
-          out.rnnkit.configs[c] = best(out.rnnkit.configs[c], { ms: v.ms, stepMs: v.stepMs, products: v.products });
-        } catch {
-          out.rnnkit.configs[c] ??= { error: `rnnkit-bench products ${c} failed: ${(r.stderr || r.error?.message || 'no output').trim().slice(0, 200)}` };
-        }
-      }
+      if (!out.rnnkit.error) rnnkitProducts(out.rnnkit, c, {});
+      if (out.rnnkitFused) rnnkitProducts(out.rnnkitFused, c, { RNNKIT_FUSED: '1' });
       if (withTorch) {
         const r = spawnSync('/usr/bin/python3', [join(here, 'torch_bench.py'), '--threads', '1', '--gemm', '--configs', c], { cwd: root, env, encoding: 'utf8', timeout: 600_000 });
         try {
@@ -276,7 +280,8 @@ function gemmCeiling(configs, withTorch, rounds) {
     const b = out.torch?.configs?.[c]?.ms;
     const sa = out.rnnkit?.configs?.[c]?.stepMs;
     const sb = out.torch?.configs?.[c]?.stepMs;
-    log(`${c.padEnd(15)} products alone / step: rnnkit ${a ? fmtMs(a) : 'n/a'} / ${sa ? fmtMs(sa) : 'n/a'}, PyTorch ${b ? fmtMs(b) : 'n/a'} / ${sb ? fmtMs(sb) : 'n/a'}`);
+    const f = out.rnnkitFused?.configs?.[c];
+    log(`${c.padEnd(15)} products alone / step: rnnkit ${a ? fmtMs(a) : 'n/a'} / ${sa ? fmtMs(sa) : 'n/a'}${f ? `, fused ${f.ms ? fmtMs(f.ms) : 'n/a'} / ${f.stepMs ? fmtMs(f.stepMs) : 'n/a'}` : ''}, PyTorch ${b ? fmtMs(b) : 'n/a'} / ${sb ? fmtMs(sb) : 'n/a'}`);
   }
   return out;
 }
@@ -439,7 +444,7 @@ async function main() {
   const ceilingConfigs = onlyRows && !onlyRows.includes('rnnkit-native-1t') ? [] : torchConfigs.filter((c) => TRAIN.includes(c));
   if (ceilingConfigs.length) {
     log('matrix products of each training step alone (rnnkit-bench products, torch_bench.py --gemm) ...');
-    result.gemmCeiling = gemmCeiling(ceilingConfigs, torch.ok && !flag('no-torch'), QUICK ? 1 : 2);
+    result.gemmCeiling = gemmCeiling(ceilingConfigs, torch.ok && !flag('no-torch'), QUICK ? 1 : 2, nativeLevel === 'avx2-fma');
   }
 
   result.machine.loadavgEnd = os.loadavg().map((v) => +v.toFixed(2));

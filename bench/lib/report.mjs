@@ -181,7 +181,7 @@ function renderCeiling(r) {
   const torchName = g.torch?.version ? `PyTorch ${g.torch.version}` : 'PyTorch';
   const out = ["## Ceiling: each training step's matrix products alone, 1 thread", ''];
   out.push(
-    `The products a training step runs (without dL/dx), each timed alone in a loop on warm operands and summed with its count per step: what the step would take with no pointwise work, copies, packing of activations or sequencing between products. In the same process the step itself takes turns with the products (3 rounds, each keeping its best round), so the ratio holds even when the machine's speed drifts; and the rnnkit and PyTorch processes alternate config by config (${g.rounds ?? 1} round${(g.rounds ?? 1) > 1 ? 's' : ''}, each number the best of its rounds), seconds apart. rnnkit: its ${g.rnnkit?.level ?? ''} kernels through the Rust API (bench/rust \`rnnkit-bench products\`; the step is zeroed gradients, seq_forward, MSE, seq_backward without dL/dx and the SGD update: the work of the PyTorch step; the kernels multiply, then add, so every level gives the same bits). ${torchName}: torch.mm on its BLAS (fused multiply-add) and the training step of the tables above. In brackets: % of the one-core peak, counting the step's formula FLOPs as the tables above do.`,
+    `The products a training step runs (without dL/dx), each timed alone in a loop on warm operands and summed with its count per step: what the step would take with no pointwise work, copies, packing of activations or sequencing between products. In the same process the step itself takes turns with the products (3 rounds, each keeping its best round), so the ratio holds even when the machine's speed drifts; and the rnnkit and PyTorch processes alternate config by config (${g.rounds ?? 1} round${(g.rounds ?? 1) > 1 ? 's' : ''}, each number the best of its rounds), seconds apart. rnnkit: its ${g.rnnkit?.level ?? ''} kernels through the Rust API (bench/rust \`rnnkit-bench products\`; the step is zeroed gradients, seq_forward, MSE, seq_backward without dL/dx and the SGD update: the work of the PyTorch step; the kernels multiply, then add, so every level gives the same bits, unless fused below). ${torchName}: torch.mm on its BLAS (fused multiply-add) and the training step of the tables above. In brackets: % of the one-core peak, counting the step's formula FLOPs as the tables above do.`,
     '',
   );
   out.push(`| config | rnnkit: products alone | rnnkit: step | rnnkit: products ÷ step | ${torchName}: products alone (torch.mm) | ${torchName}: step | ${torchName}: products ÷ step |`, '|---|---|---|---|---|---|---|');
@@ -194,6 +194,12 @@ function renderCeiling(r) {
     out.push(`| ${c} | ${[...cells(c, g.rnnkit?.configs?.[c], g.rnnkit?.error), ...cells(c, g.torch?.configs?.[c], g.torch?.error)].join(' | ')} |`);
   }
   out.push('');
+  if (g.rnnkitFused) {
+    out.push('The same for rnnkit with the opt-in fused multiply-add products (`RNNKIT_FUSED=1`, as `init({ fused: true })`), measured in the same rounds:', '');
+    out.push('| config | rnnkit fused: products alone | rnnkit fused: step | products ÷ step |', '|---|---|---|---|');
+    for (const c of g.configs) out.push(`| ${c} | ${cells(c, g.rnnkitFused.configs?.[c]).join(' | ')} |`);
+    out.push('');
+  }
   const names = (g.rnnkit?.configs?.[g.configs[0]]?.products ?? []).map((p) => p.what);
   if (names.length) {
     out.push('Per product: m×n×k, calls per step: µs per call, rnnkit / torch.mm.', '');
@@ -265,12 +271,16 @@ function renderTargets(r) {
     for (const [c, want] of Object.entries(pct)) {
       const g = row(c, 'rnnkit-native-fused-1t')?.gflops;
       const p = g && peak ? (100 * g) / peak : null;
-      line(`${c}: native 1 thread, fused (opt-in) ≥ ${want}% of peak`, p == null ? null : `${p.toFixed(1)}%`, p >= want);
+      const t = turnStep('rnnkitFused', c);
+      const tp = t && peak ? (100 * r.configs[c].flops) / (t * 1e6) / peak : null;
+      line(`${c}: native 1 thread, fused (opt-in) ≥ ${want}% of peak`, p == null ? null : `${p.toFixed(1)}%`, p >= want, tp == null ? null : `${tp.toFixed(1)}% (${tp >= want ? 'met' : 'not met'})`);
     }
     for (const [c, want] of Object.entries(vsTorch1)) {
       const a = ms(c, 'torch-1t');
       const b = ms(c, 'rnnkit-native-fused-1t');
-      line(`${c}: native 1 thread, fused (opt-in) ≥ ${want}× PyTorch 1 thread`, a && b ? `${(a / b).toFixed(2)}×` : null, a / b >= want);
+      const ta = turnStep('torch', c);
+      const tb = turnStep('rnnkitFused', c);
+      line(`${c}: native 1 thread, fused (opt-in) ≥ ${want}× PyTorch 1 thread`, a && b ? `${(a / b).toFixed(2)}×` : null, a / b >= want, ta && tb ? `${(ta / tb).toFixed(2)}× (${ta / tb >= want ? 'met' : 'not met'})` : null);
     }
     for (const c of Object.keys(pct)) {
       const a = ms(c, 'torch-best');
