@@ -356,10 +356,10 @@ fn round(min_s: f64, mut f: impl FnMut()) -> f64 {
 
 /// `products`: for each training configuration, its step's products alone and the whole step
 /// (zeroed gradients, seq_forward, MSE, seq_backward without dL/dinput, SGD update: the work of
-/// PyTorch's step), best level, 1 thread. The
-/// step and each product take turns, round after round, and each keeps its best round: on a
-/// machine whose speed drifts (a VM beside other guests) their ratio stays meaningful. One JSON
-/// line per configuration (bench/run.mjs puts it beside PyTorch's BLAS).
+/// PyTorch's step), best level, 1 thread. The step and each product take turns, round after
+/// round, and each keeps its best round: on a machine whose speed drifts (a VM beside other
+/// guests) their ratio stays meaningful. One JSON line per configuration (bench/run.mjs puts it
+/// beside PyTorch's BLAS).
 fn products(only: Option<&str>) {
     let t = kernels::get();
     pool::set_threads(1).unwrap();
