@@ -188,11 +188,11 @@ function torchAvailable() {
   return r.status === 0 ? { ok: true, version: r.stdout.trim() } : { ok: false, why: (r.stderr || r.error?.message || 'python3 not found').trim().split('\n').pop() };
 }
 
-function runTorch(setting, configs) {
+function runTorch(setting, configs, budgetS = PLAN.torchBudget) {
   return new Promise((resolve) => {
     const before = cpuTimes();
     const t0 = Date.now();
-    const child = spawn('/usr/bin/python3', [join(here, 'torch_bench.py'), '--threads', String(setting.threads), '--budget', String(PLAN.torchBudget), '--min-samples', String(PLAN.minSamples), '--configs', configs.join(',')], {
+    const child = spawn('/usr/bin/python3', [join(here, 'torch_bench.py'), '--threads', String(setting.threads), '--budget', String(budgetS), '--min-samples', String(PLAN.minSamples), '--configs', configs.join(',')], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...setting.env },
@@ -282,6 +282,84 @@ function gemmCeiling(configs, withTorch, rounds, withFused) {
     const sb = out.torch?.configs?.[c]?.stepMs;
     const f = out.rnnkitFused?.configs?.[c];
     log(`${c.padEnd(15)} products alone / step: rnnkit ${a ? fmtMs(a) : 'n/a'} / ${sa ? fmtMs(sa) : 'n/a'}${f ? `, fused ${f.ms ? fmtMs(f.ms) : 'n/a'} / ${f.stepMs ? fmtMs(f.stepMs) : 'n/a'}` : ''}, PyTorch ${b ? fmtMs(b) : 'n/a'} / ${sb ? fmtMs(sb) : 'n/a'}`);
+  }
+  return out;
+}
+
+/**
+ * The comparison targets of issue 3 that this run can check: (config, our row, their row), their
+ * row an onnxruntime row or 'torch-1t' / 'torch-best' (PyTorch at the setting the rows used; for
+ * the best multi-core setting, the one that won this config). Only pairs whose two rows ran.
+ */
+function comparisonPairs(result, torchSettings) {
+  const ran = (c, id) => {
+    const v = result.configs[c]?.rows?.[id];
+    return v && !v.error && !v.skipped && v.medianMs > 0;
+  };
+  const torchSetting = (c, id) => (id === 'torch-1t' ? torchSettings['1t'] : torchSettings[result.configs[c]?.rows?.['torch-best']?.settingId]);
+  const pairs = [];
+  for (const c of TRAIN) {
+    for (const [ours, theirs] of [
+      ['rnnkit-native-1t', 'torch-1t'],
+      ['rnnkit-native-fused-1t', 'torch-1t'],
+      ['rnnkit-native-nt', 'torch-best'],
+      ['rnnkit-native-fused-nt', 'torch-best'],
+    ]) {
+      if (ran(c, ours) && ran(c, theirs) && torchSetting(c, theirs)) pairs.push({ config: c, ours, theirs, torch: torchSetting(c, theirs).id });
+    }
+  }
+  for (const [c, ours, theirs] of [
+    ['infer-lstm-b1', 'rnnkit-native-1t', 'ort-node-1t'],
+    ['infer-lstm-b1', 'rnnkit-native-nt', 'ort-node-nt'],
+    ['infer-lstm-seq', 'rnnkit-native-1t', 'ort-node-1t'],
+    ['infer-lstm-seq', 'rnnkit-native-nt', 'ort-node-nt'],
+    ['infer-lstm-seq', 'rnnkit-wasm-simd', 'ort-web-1t'],
+  ]) {
+    if (ran(c, ours) && ran(c, theirs)) pairs.push({ config: c, ours, theirs });
+  }
+  return pairs;
+}
+
+/**
+ * Head to head: the two rows of each comparison measured again, config by config, every side of
+ * the config once per round (in reverse order every other round), with shorter sampling: the two
+ * sides of a ratio run seconds apart, so the machine's drift (this VM's speed swings by 30-50 %
+ * within an hour) does not fall between them as it can between table rows minutes apart. Each
+ * round gives one ratio (their median ÷ ours); the verdict is the median of the rounds' ratios.
+ */
+async function headToHead(pairs, rowDefs, torchSettings, rounds) {
+  const budgetMs = QUICK ? 300 : 1500;
+  const out = { rounds, budgetMs, minSamples: PLAN.minSamples, configs: {}, pairs: [] };
+  const sideKey = (p, side) => (side === 'theirs' && p.torch ? `${p.theirs}@${p.torch}` : p[side]);
+  for (const c of [...new Set(pairs.map((p) => p.config))]) {
+    const mine = pairs.filter((p) => p.config === c);
+    const sides = [...new Set(mine.flatMap((p) => [sideKey(p, 'ours'), sideKey(p, 'theirs')]))];
+    const times = (out.configs[c] = Object.fromEntries(sides.map((s) => [s, []])));
+    for (let round = 0; round < rounds; round++) {
+      for (const side of round % 2 ? [...sides].reverse() : sides) {
+        let ms = null;
+        let error;
+        if (side.startsWith('torch-')) {
+          const r = await runTorch(torchSettings[side.split('@')[1]], [c], budgetMs / 1000);
+          ms = r.results?.[c]?.medianMs ?? null;
+          error = r.error ?? r.results?.[c]?.error;
+        } else {
+          const row = rowDefs.find((d) => d.id === side);
+          const r = await runWorker({ ...row.spec, config: c, budgetMs, minSamples: PLAN.minSamples, capMs: PLAN.capMs });
+          ms = r.medianMs ?? null;
+          error = r.error;
+        }
+        times[side][round] = ms;
+        log(`${c.padEnd(15)} head to head, round ${round + 1}: ${side.padEnd(30)} ${ms ? fmtMs(ms) : `ERROR ${String(error).slice(0, 120)}`}`);
+      }
+    }
+    for (const p of mine) {
+      const [a, b] = [times[sideKey(p, 'ours')], times[sideKey(p, 'theirs')]];
+      const ratios = a.map((v, i) => (v > 0 && b[i] > 0 ? b[i] / v : null)).filter((v) => v !== null);
+      const sorted = [...ratios].sort((x, y) => x - y);
+      const median = sorted.length ? (sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2) : null;
+      out.pairs.push({ config: c, ours: p.ours, theirs: p.theirs, torchSetting: p.torch, oursMs: a, theirsMs: b, ratios, median });
+    }
   }
   return out;
 }
@@ -430,7 +508,7 @@ async function main() {
       let best = null;
       for (const s of use.filter((s) => s.cores)) {
         const v = result.torch.settings[s.id]?.results?.[c];
-        if (v && !v.error && (!best || v.medianMs < best.medianMs)) best = { ...v, setting: s.label + ', OMP_WAIT_POLICY=PASSIVE', threads: CORES, otherLoad: result.torch.settings[s.id].otherLoad };
+        if (v && !v.error && (!best || v.medianMs < best.medianMs)) best = { ...v, setting: s.label + ', OMP_WAIT_POLICY=PASSIVE', settingId: s.id, threads: CORES, otherLoad: result.torch.settings[s.id].otherLoad };
       }
       if (best) entry.rows['torch-best'] = { ...best, flops: flops(cfg), gflops: flops(cfg) / (best.medianMs * 1e6) };
     }
@@ -445,6 +523,14 @@ async function main() {
   if (ceilingConfigs.length) {
     log('matrix products of each training step alone (rnnkit-bench products, torch_bench.py --gemm) ...');
     result.gemmCeiling = gemmCeiling(ceilingConfigs, torch.ok && !flag('no-torch'), QUICK ? 1 : 2, nativeLevel === 'avx2-fma');
+  }
+
+  // The comparison targets again, both sides taking turns.
+  const torchSettings = Object.fromEntries((result.torch?.settings ? Object.values(result.torch.settings) : []).map((s) => [s.id, s]));
+  const pairs = comparisonPairs(result, torchSettings);
+  if (pairs.length) {
+    log(`head to head: ${pairs.length} comparisons, both sides taking turns ...`);
+    result.headToHead = await headToHead(pairs, rowDefs, torchSettings, QUICK ? 1 : 3);
   }
 
   result.machine.loadavgEnd = os.loadavg().map((v) => +v.toFixed(2));
