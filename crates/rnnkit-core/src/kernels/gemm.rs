@@ -171,8 +171,8 @@ thread_local! {
     static BUFS: RefCell<(AlignedVec, AlignedVec)> = const { RefCell::new((AlignedVec::new(), AlignedVec::new())) };
 }
 
-/// Stored rows of a transposed A that `pack_a` asks for ahead of the one it deals out.
-const PREFETCH_ROWS: usize = 4;
+/// Stored rows of a transposed A that `pack_a` copies together (and asks the cache for ahead).
+const PACK_ROWS: usize = 8;
 
 /// Asks the cache for the `len` values at `p` (x86_64; elsewhere nothing). The rows a transposed
 /// `pack_a` reads are ld apart, a stride the hardware prefetcher picks up late.
@@ -201,29 +201,38 @@ unsafe fn prefetch_span(p: *const f32, len: usize) {
 unsafe fn pack_a<K: MicroKernel>(dst: &mut [f32], a: View, i0: usize, mc: usize, p0: usize, kc: usize) {
     if a.trans {
         // A(i, p) = a[p·ld + i]: stored row p holds the k step p of every panel, mc contiguous
-        // values. Read each stored row once, front to back, and deal it out MR values per panel
-        // (panel by panel instead would touch a new cache line per value group, each line
-        // several times).
+        // values. Take PACK_ROWS stored rows at a time and fill each panel's PACK_ROWS · MR
+        // values in one contiguous run: PACK_ROWS read streams and one write stream. (Dealing
+        // out one stored row to every panel instead writes to mc / MR places kc · MR apart,
+        // which share L1 sets and evict each other before their lines fill.)
         let full = mc / K::MR;
         let tail = mc - full * K::MR;
         assert!(dst.len() >= (full + (tail > 0) as usize) * kc * K::MR);
         let d0 = dst.as_mut_ptr();
-        for p in 0..kc {
-            let src = a.ptr.add((p0 + p) * a.ld + i0);
-            if p + PREFETCH_ROWS < kc {
-                prefetch_span(src.add(PREFETCH_ROWS * a.ld), mc);
+        let mut pb = 0;
+        while pb < kc {
+            let rows = PACK_ROWS.min(kc - pb);
+            let src = a.ptr.add((p0 + pb) * a.ld + i0);
+            let ahead = (kc - pb - rows).min(PACK_ROWS);
+            for r in 0..ahead {
+                prefetch_span(src.add((rows + r) * a.ld), mc);
             }
-            // Raw pointers: this loop runs kc · mc / MR times per block, and slice bounds checks
-            // on each MR-value group cost as much as the copy.
-            let d = d0.add(p * K::MR);
+            // Raw pointers: the inner copy runs kc · mc / MR times per block, and slice bounds
+            // checks on each MR-value group cost as much as the copy.
             for q in 0..full {
-                std::ptr::copy_nonoverlapping(src.add(q * K::MR), d.add(q * kc * K::MR), K::MR);
+                let d = d0.add(q * kc * K::MR + pb * K::MR);
+                for r in 0..rows {
+                    std::ptr::copy_nonoverlapping(src.add(r * a.ld + q * K::MR), d.add(r * K::MR), K::MR);
+                }
             }
             if tail > 0 {
-                let dt = d.add(full * kc * K::MR);
-                std::ptr::copy_nonoverlapping(src.add(full * K::MR), dt, tail);
-                std::ptr::write_bytes(dt.add(tail), 0, K::MR - tail);
+                let d = d0.add(full * kc * K::MR + pb * K::MR);
+                for r in 0..rows {
+                    std::ptr::copy_nonoverlapping(src.add(r * a.ld + full * K::MR), d.add(r * K::MR), tail);
+                    std::ptr::write_bytes(d.add(r * K::MR + tail), 0, K::MR - tail);
+                }
             }
+            pb += rows;
         }
         return;
     }
