@@ -163,16 +163,16 @@ impl Real for f32 {
         (kernels::get().tanh)(x)
     }
     fn lstm_cell(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], rows: usize, hidden: usize) {
-        (kernels::get().lstm_cell)(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden)
+        kernels::rows::lstm_cell(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden)
     }
     fn gru_cell(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
-        (kernels::get().gru_cell)(gates, hh, h_prev, hn_lin, h, rows, hidden)
+        kernels::rows::gru_cell(gates, hh, h_prev, hn_lin, h, rows, hidden)
     }
     fn lstm_cell_backward(dgates: &mut [f32], dc_prev: &mut [f32], dh: &[f32], dc: &[f32], gates: &[f32], c_prev: &[f32], tanh_c: &[f32], rows: usize, hidden: usize) {
-        (kernels::get().lstm_cell_backward)(dgates, dc_prev, dh, dc, gates, c_prev, tanh_c, rows, hidden)
+        kernels::rows::lstm_cell_backward(dgates, dc_prev, dh, dc, gates, c_prev, tanh_c, rows, hidden)
     }
     fn gru_cell_backward(dgates: &mut [f32], dgates_hh: &mut [f32], dh_prev: &mut [f32], dh: &[f32], gates: &[f32], hn_lin: &[f32], h_prev: &[f32], rows: usize, hidden: usize, reset_after: bool) {
-        (kernels::get().gru_cell_backward)(dgates, dgates_hh, dh_prev, dh, gates, hn_lin, h_prev, rows, hidden, reset_after)
+        kernels::rows::gru_cell_backward(dgates, dgates_hh, dh_prev, dh, gates, hn_lin, h_prev, rows, hidden, reset_after)
     }
 }
 

@@ -16,7 +16,7 @@
 //! `gemm.rs` is the packed, register-blocked GEMM loop nest the SIMD variants share (each brings
 //! its micro-kernel); `pointwise.rs` the σ / tanh / fused-cell loops they share (each brings a
 //! small vector type); `pool.rs` the persistent worker threads that split one product by output
-//! blocks (native only). Each output element is computed by one thread, in a fixed order, so
+//! blocks (native only); `rows.rs` the cell kernels of a step split by batch rows among them. Each output element is computed by one thread, in a fixed order, so
 //! results are the same bits for any thread count.
 //!
 //! Same bits on every level: products sum each element in one order (scalar.rs, "GEMM": k blocks
@@ -37,6 +37,7 @@ pub(crate) mod gemm;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", all(target_arch = "wasm32", target_feature = "simd128")))]
 pub(crate) mod pointwise;
 pub mod pool;
+pub mod rows;
 pub mod scalar;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod wasm_simd128;
