@@ -16,8 +16,9 @@
 //! `gemm.rs` is the packed, register-blocked GEMM loop nest the SIMD variants share (each brings
 //! its micro-kernel); `pointwise.rs` the σ / tanh / fused-cell loops they share (each brings a
 //! small vector type); `pool.rs` the persistent worker threads that split one product by output
-//! blocks (native only); `rows.rs` the cell kernels of a step split by batch rows among them. Each output element is computed by one thread, in a fixed order, so
-//! results are the same bits for any thread count.
+//! blocks (native only); `rows.rs` the cell kernels of a step split by batch rows among them.
+//! Each output element is computed by one thread, in a fixed order, so results are the same bits
+//! for any thread count.
 //!
 //! Same bits on every level: products sum each element in one order (scalar.rs, "GEMM": k blocks
 //! of KC, multiply then add, never fused), and σ / tanh of f32 run the same operations
