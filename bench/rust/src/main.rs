@@ -12,6 +12,8 @@
 //!                                                    seq_backward (no optimizer), ms and GFLOP/s
 //!                                                    (train NAME: one config, best level, 1 thread)
 //!   cargo run --release -p rnnkit-bench -- shape nt M N K   one ad-hoc product (nt, nn or tn)
+//!   cargo run --release -p rnnkit-bench -- cells [NAME]  the pointwise kernels (σ, tanh, cell steps)
+//!                                                    alone, ns per unit, per level
 //!   cargo run --release -p rnnkit-bench -- products   each training config's step products alone
 //!                                                    and the whole step (with MSE and SGD, as
 //!                                                    PyTorch's), 1 thread, JSON (the GEMM ceiling)
@@ -414,6 +416,63 @@ fn products(only: Option<&str>) {
     }
 }
 
+/// `cells [NAME]`: the pointwise kernels alone (σ, tanh and the cell steps; NAME: only those
+/// whose name starts with it) on a few (rows × hidden) shapes, per level, 1 thread: ns per hidden
+/// unit (a unit is all its gates; σ and tanh are timed on 4 values per unit, as in an LSTM).
+fn cells(only: Option<&str>) {
+    pool::set_threads(1).unwrap();
+    let levels: Vec<&'static Kernels> = kernels::available().into_iter().filter_map(kernels::table).collect();
+    let want = |name: &str| only.map_or(true, |o| name.starts_with(o));
+    let mut rng = Rng(99);
+    println!("{:<28} {:>10} {:>10} {:>10}", "kernel rows x hidden", "level", "ns/unit", "vs scalar");
+    for &(rows, hidden) in &[(32usize, 128usize), (64, 256), (1, 256)] {
+        let rh = rows * hidden;
+        let pre4 = rng.vec(4 * rh);
+        let pre3 = rng.vec(3 * rh);
+        let (c_prev, dh, dc) = (rng.vec(rh), rng.vec(rh), rng.vec(rh));
+        let hh = rng.vec(3 * rh);
+        let mut scalar_ns = [0.0f64; 6];
+        // Scalar (listed last) first: the others are compared with it.
+        for t in levels.iter().rev() {
+            let (mut g4, mut g3, mut xs) = (pre4.clone(), pre3.clone(), pre4.clone());
+            let (mut c, mut tc, mut out, mut hn, mut h) = (vec![0.0; rh], vec![0.0; rh], vec![0.0; rh], vec![0.0; rh], vec![0.0; rh]);
+            let (mut d4, mut d3, mut d3hh, mut dprev) = (vec![0.0; 4 * rh], vec![0.0; 3 * rh], vec![0.0; 3 * rh], vec![0.0; rh]);
+            // Each call maps the last call's outputs again (no copy back: its cost would count, and
+            // the values stay in range; the vector kernels do not branch on them).
+            let mut ns = [f64::NAN; 6];
+            let names = ["sigmoid", "tanh", "lstm_cell", "lstm_cell_backward", "gru_cell", "gru_cell_backward"];
+            let per_unit = |s: f64| s * 1e9 / rh as f64;
+            if want(names[0]) {
+                ns[0] = per_unit(time(0.2, || (t.sigmoid)(&mut xs)));
+            }
+            if want(names[1]) {
+                ns[1] = per_unit(time(0.2, || (t.tanh)(&mut xs)));
+            }
+            if want(names[2]) || want(names[3]) {
+                ns[2] = per_unit(time(0.2, || (t.lstm_cell)(&mut g4, None, &c_prev, &mut c, &mut tc, &mut out, rows, hidden)));
+            }
+            if want(names[3]) {
+                ns[3] = per_unit(time(0.2, || (t.lstm_cell_backward)(&mut d4, &mut dprev, &dh, &dc, &g4, &c_prev, &tc, rows, hidden)));
+            }
+            if want(names[4]) || want(names[5]) {
+                ns[4] = per_unit(time(0.2, || (t.gru_cell)(&mut g3, &hh, &c_prev, &mut hn, &mut h, rows, hidden)));
+            }
+            if want(names[5]) {
+                ns[5] = per_unit(time(0.2, || (t.gru_cell_backward)(&mut d3, &mut d3hh, &mut dprev, &dh, &g3, &hn, &c_prev, rows, hidden, true)));
+            }
+            keep(&out);
+            keep(&dprev);
+            for q in (0..6).filter(|&q| want(names[q])) {
+                if t.level == Level::Scalar {
+                    scalar_ns[q] = ns[q];
+                }
+                let vs = if scalar_ns[q] > 0.0 { format!("{:.1}x", scalar_ns[q] / ns[q]) } else { "-".into() };
+                println!("{:<28} {:>10} {:>10.2} {:>10}", format!("{} {}x{}", names[q], rows, hidden), t.level.name(), ns[q], vs);
+            }
+        }
+    }
+}
+
 fn main() {
     let arg = std::env::args().nth(1).unwrap_or_default();
     // RNNKIT_FUSED=1: the opt-in fused multiply-add products (as rnnkit's init({ fused: true })).
@@ -457,6 +516,10 @@ fn main() {
         let s = time(0.5, || pool::run(2, &part));
         let sp = time(0.5, || pool::run_pinned(2, &part));
         println!("pool::run(2 parts): {:.2} µs, run_pinned: {:.2} µs", s * 1e6, sp * 1e6);
+        return;
+    }
+    if arg == "cells" {
+        cells(std::env::args().nth(2).as_deref());
         return;
     }
     if arg == "case" {

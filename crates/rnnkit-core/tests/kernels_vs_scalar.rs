@@ -225,7 +225,9 @@ fn fused_cells_bit_identical() {
     let mut rng = Rng(99);
     for t in variants() {
         for rows in 1..=3 {
-            for hidden in 1..=19 {
+            // Up to 19: every tail after whole vectors; 40, 56, 71: pairs of vectors (pointwise.rs `Two`)
+            // at every width, then a single vector and a tail.
+            for hidden in (1..=19).chain([40, 56, 71]) {
                 for bias in [false, true] {
                     let scale = |v: Vec<f32>| -> Vec<f32> { v.into_iter().map(|x| x * 6.0).collect() };
                     let gates = scale(rng.vec(rows * 4 * hidden));
