@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CONFIGS, flops } from './lib/configs.mjs';
 import { renderMarkdown } from './lib/report.mjs';
+import { nativeBuildEnv } from '../scripts/toolchain.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -106,7 +107,8 @@ function fmaPeak(simd) {
     let buildError = null;
     if (!QUICK || !existsSync(bin)) {
       log('building the Rust peak probe (cargo build --release -p rnnkit-bench)');
-      const b = spawnSync('cargo', ['build', '--release', '-q', '-p', 'rnnkit-bench'], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+      // The addon's flags (scripts/toolchain.mjs), so the ceiling runs the same code.
+      const b = spawnSync('cargo', ['build', '--release', '-q', '-p', 'rnnkit-bench'], { cwd: root, encoding: 'utf8', timeout: 300_000, env: { ...process.env, ...nativeBuildEnv() } });
       if (b.status !== 0) buildError = `cargo build failed: ${(b.stderr || b.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`;
     }
     const r = existsSync(bin) ? spawnSync(bin, ['peak'], { encoding: 'utf8', timeout: 120_000 }) : null;

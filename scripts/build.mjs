@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WASM_INSTALL_HINT, findWasmToolchain, nativeTriple, output } from './toolchain.mjs';
+import { WASM_INSTALL_HINT, findWasmToolchain, nativeBuildEnv, nativeTriple, output } from './toolchain.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const what = process.argv[2] ?? 'all';
@@ -37,7 +37,7 @@ function buildNative() {
     console.error('build: cargo not found. Install Rust with rustup (https://rustup.rs), then rerun.');
     process.exit(1);
   }
-  run('cargo', ['build', '--release', '-p', 'rnnkit-node']);
+  run('cargo', ['build', '--release', '-p', 'rnnkit-node'], nativeBuildEnv());
   const lib = { linux: 'librnnkit_node.so', darwin: 'librnnkit_node.dylib', win32: 'rnnkit_node.dll' }[process.platform] ?? 'librnnkit_node.so';
   install(join(root, 'target', 'release', lib), join(root, 'native', `rnnkit.${nativeTriple()}.node`));
 }

@@ -7,14 +7,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nativeBuildEnv } from './toolchain.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-function run(cmd, args) {
-  console.log(`$ ${cmd} ${args.join(' ')}`);
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+function run(cmd, args, env = {}) {
+  console.log(`$ ${Object.entries(env).map(([k, v]) => `${k}='${v}' `).join('')}${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
   return r.status ?? 1;
 }
-if (run('cargo', ['test', '--release', '--workspace']) !== 0) process.exit(1);
+// The native build's flags (scripts/toolchain.mjs): the same code as the addon, and no rebuild of
+// target/release back and forth between `npm run build` and the tests.
+if (run('cargo', ['test', '--release', '--workspace'], nativeBuildEnv()) !== 0) process.exit(1);
 // The same kernels-vs-scalar test on the wasm SIMD128 level, under Node's WASI.
 if (run(process.execPath, ['--no-warnings', join(root, 'scripts', 'test-wasm-kernels.mjs')]) !== 0) process.exit(1);
 // And on the aarch64 NEON level, cross-built and run under qemu-user (x86_64 hosts).
