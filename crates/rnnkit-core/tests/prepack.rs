@@ -8,6 +8,16 @@ use common::Rng;
 use rnnkit_core::kernels::{self, pool, Level};
 use rnnkit_core::prepack::{pack_weights, packed_weights_len};
 use rnnkit_core::{seq_cache_len, seq_forward, seq_forward_packed, CellKind, ErrorCode, RnnConfig, SeqBuffers};
+use std::sync::{Mutex, MutexGuard};
+
+/// The kernel level (and so the packed layout and `packed_weights_len`) and the thread count are
+/// process-wide, and the test harness runs these tests on parallel threads: each test holds this
+/// while it runs, so one test's `force_level` cannot land between another's pack and forward.
+static GLOBAL_STATE: Mutex<()> = Mutex::new(());
+
+fn hold_global_state() -> MutexGuard<'static, ()> {
+    GLOBAL_STATE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn cfg(cell: CellKind, proj: usize, layers: usize, bidirectional: bool) -> RnnConfig {
     RnnConfig { cell, input_size: 40, hidden_size: 64, proj_size: proj, num_layers: layers, bidirectional, bias: true, batch_first: false }
@@ -60,6 +70,7 @@ fn assert_same_bits(what: &str, got: &[Vec<f32>], want: &[Vec<f32>]) {
 
 #[test]
 fn packed_forward_gives_the_same_bits_on_every_level() {
+    let _state = hold_global_state();
     let levels = kernels::available();
     let best = levels[0];
     let mut rng = Rng(0x5eed);
@@ -94,6 +105,7 @@ fn packed_forward_gives_the_same_bits_on_every_level() {
 
 #[test]
 fn foreign_buffers_are_refused() {
+    let _state = hold_global_state();
     let c = cfg(CellKind::Lstm, 0, 1, false);
     let params = Rng(3).vec(c.param_count());
     let input = Rng(4).vec(2 * c.input_size);
@@ -129,6 +141,7 @@ fn foreign_buffers_are_refused() {
 
 #[test]
 fn batch_one_steps_split_among_threads_give_the_same_bits() {
+    let _state = hold_global_state();
     // Large enough that the per-step product with packed weights is split among threads (each
     // part pinned to one thread); a short one (T = 1, a generation step) and a sequence.
     let c = RnnConfig { cell: CellKind::Lstm, input_size: 256, hidden_size: 256, proj_size: 0, num_layers: 1, bidirectional: false, bias: true, batch_first: false };
