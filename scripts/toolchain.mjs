@@ -34,11 +34,12 @@ export function findWasmToolchain() {
 
 /**
  * Extra environment for native (host) cargo builds: RUSTFLAGS with `-C llvm-args=-align-loops=64`
- * added when this rustc's LLVM has the option (LLVM 15+, rustc 1.65+; without it the build is the
- * same, only unaligned). Why: the GEMM micro-kernel's k loop (~180 bytes) runs at the front end's
- * limit, and where it happens to start inside a 64-byte fetch window moved with unrelated code
- * changes: the same GEMM code ran ~7 % slower in one build than in another (rnnkit-bench `shape nt
- * 2048 1024 256`, the two binaries side by side on the two cores, median of 10 rounds).
+ * added when this rustc's LLVM has the option (rustup's 1.95 here does, Debian's 1.63 does not;
+ * without it the build is the same, only unaligned). Why: the GEMM micro-kernel's k loop (~180
+ * bytes) runs at the front end's limit, and where it happens to start inside a 64-byte fetch
+ * window moved with unrelated code changes: the same GEMM code ran ~7 % slower in one build than
+ * in another (rnnkit-bench `shape nt 2048 1024 256`, the two binaries side by side on the two
+ * cores, median of 10 rounds).
  */
 export function nativeBuildEnv() {
   const base = process.env.RUSTFLAGS ?? '';
