@@ -48,13 +48,14 @@ export function nativeBuildEnv() {
 }
 
 let loopAlign = null;
-/** Whether `rustc` (or $RUSTC) accepts -align-loops: it compiles an empty crate with it. */
+/** Whether `rustc` (or $RUSTC) accepts -align-loops: it compiles an empty crate with it (in the
+ * project directory, so a toolchain override there applies as it does to cargo). */
 function rustcHasLoopAlign() {
   if (loopAlign === null) {
     const dir = mkdtempSync(join(tmpdir(), 'rnnkit-rustc-probe-'));
     try {
       const args = ['-C', 'llvm-args=-align-loops=64', '--crate-type', 'lib', '--crate-name', 'probe', '--emit', 'obj', '-o', join(dir, 'probe.o'), '-'];
-      loopAlign = spawnSync(process.env.RUSTC ?? 'rustc', args, { input: '', stdio: ['pipe', 'ignore', 'ignore'] }).status === 0;
+      loopAlign = spawnSync(process.env.RUSTC ?? 'rustc', args, { cwd: root, input: '', stdio: ['pipe', 'ignore', 'ignore'] }).status === 0;
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
