@@ -236,19 +236,20 @@ unsafe fn tile_rows<const M: usize, const FUSED: bool>(kc: usize, a: *const f32,
     }
     let mut acc = [[_mm256_setzero_ps(); 2]; M];
     let (mut ap, mut bp) = (a, b);
-    for _ in 0..kc {
-        let b0 = _mm256_loadu_ps(bp);
-        let b1 = _mm256_loadu_ps(bp.add(8));
-        for (r, acc_r) in acc.iter_mut().enumerate() {
-            let av = _mm256_broadcast_ss(&*ap.add(r));
-            if FUSED {
-                acc_r[0] = _mm256_fmadd_ps(av, b0, acc_r[0]);
-                acc_r[1] = _mm256_fmadd_ps(av, b1, acc_r[1]);
-            } else {
-                acc_r[0] = _mm256_add_ps(acc_r[0], _mm256_mul_ps(av, b0));
-                acc_r[1] = _mm256_add_ps(acc_r[1], _mm256_mul_ps(av, b1));
-            }
+    // Four k steps per iteration: the unfused step is 24 arithmetic instructions, 8 loads and
+    // the loop's 3, so the front end, not the FP pipes, sets its pace; the loop overhead per
+    // step counts (measured in L1, 6 rows: best 87 → 98 GFLOP/s, fused's 102).
+    let mut left = kc;
+    while left >= 4 {
+        for s in 0..4 {
+            tile_step::<M, FUSED>(&mut acc, ap.add(s * Avx2::MR), bp.add(s * Avx2::NR));
         }
+        ap = ap.add(4 * Avx2::MR);
+        bp = bp.add(4 * Avx2::NR);
+        left -= 4;
+    }
+    for _ in 0..left {
+        tile_step::<M, FUSED>(&mut acc, ap, bp);
         ap = ap.add(Avx2::MR);
         bp = bp.add(Avx2::NR);
     }
@@ -267,6 +268,27 @@ unsafe fn tile_rows<const M: usize, const FUSED: bool>(kc: usize, a: *const f32,
             for (j, &t) in tmp.iter().enumerate().take(nr) {
                 *c.add(r * ldc + j) += t;
             }
+        }
+    }
+}
+
+/// One k step of `tile_rows`: the M × 16 accumulators += A column (M values at `ap`, broadcast)
+/// times the B row (16 values at `bp`).
+///
+/// # Safety
+/// `ap` readable for M values, `bp` for 16; CPU has AVX2 and FMA.
+#[inline(always)]
+unsafe fn tile_step<const M: usize, const FUSED: bool>(acc: &mut [[__m256; 2]; M], ap: *const f32, bp: *const f32) {
+    let b0 = _mm256_loadu_ps(bp);
+    let b1 = _mm256_loadu_ps(bp.add(8));
+    for (r, acc_r) in acc.iter_mut().enumerate() {
+        let av = _mm256_broadcast_ss(&*ap.add(r));
+        if FUSED {
+            acc_r[0] = _mm256_fmadd_ps(av, b0, acc_r[0]);
+            acc_r[1] = _mm256_fmadd_ps(av, b1, acc_r[1]);
+        } else {
+            acc_r[0] = _mm256_add_ps(acc_r[0], _mm256_mul_ps(av, b0));
+            acc_r[1] = _mm256_add_ps(acc_r[1], _mm256_mul_ps(av, b1));
         }
     }
 }
