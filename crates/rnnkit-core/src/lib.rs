@@ -24,6 +24,7 @@
 
 pub mod cell;
 pub mod config;
+pub mod copy;
 pub mod error;
 pub mod init;
 pub mod kernels;

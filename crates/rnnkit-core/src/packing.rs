@@ -5,6 +5,7 @@
 //! packed rows of step t are `offsets[t] .. offsets[t] + batch_sizes[t]`. Padded steps have
 //! no row at all: they cost nothing and get no gradient.
 
+use crate::copy::copy;
 use crate::error::{Error, Result};
 use crate::real::Real;
 
@@ -81,7 +82,7 @@ impl Packing {
             for j in 0..self.batch_sizes[t] {
                 let src = self.padded_at(t, self.order[j], width, batch_first);
                 let dst = (self.offsets[t] + j) * width;
-                packed[dst..dst + width].copy_from_slice(&padded[src..src + width]);
+                copy(&mut packed[dst..dst + width], &padded[src..src + width]);
             }
         }
     }
@@ -95,7 +96,7 @@ impl Packing {
             for j in 0..self.batch_sizes[t] {
                 let dst = self.padded_at(t, self.order[j], width, batch_first);
                 let src = (self.offsets[t] + j) * width;
-                padded[dst..dst + width].copy_from_slice(&packed[src..src + width]);
+                copy(&mut padded[dst..dst + width], &packed[src..src + width]);
             }
         }
     }
@@ -103,14 +104,14 @@ impl Packing {
     /// sorted (B, W) ← state slice (B, W) in batch order.
     pub fn sort_state<T: Real>(&self, sorted: &mut [T], state: &[T], width: usize) {
         for (j, &b) in self.order.iter().enumerate() {
-            sorted[j * width..(j + 1) * width].copy_from_slice(&state[b * width..(b + 1) * width]);
+            copy(&mut sorted[j * width..(j + 1) * width], &state[b * width..(b + 1) * width]);
         }
     }
 
     /// state slice (B, W) in batch order ← sorted (B, W).
     pub fn unsort_state<T: Real>(&self, state: &mut [T], sorted: &[T], width: usize) {
         for (j, &b) in self.order.iter().enumerate() {
-            state[b * width..(b + 1) * width].copy_from_slice(&sorted[j * width..(j + 1) * width]);
+            copy(&mut state[b * width..(b + 1) * width], &sorted[j * width..(j + 1) * width]);
         }
     }
 }

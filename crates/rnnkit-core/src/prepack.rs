@@ -11,6 +11,7 @@
 //! speed. Keeping it in step with the parameters is the caller's job: ts/nn/recurrent.ts repacks
 //! when the parameter buffer has been written since (`DeviceBuffer.version`).
 
+use crate::copy::copy;
 use crate::config::RnnConfig;
 use crate::error::{Error, Result};
 use crate::kernels::{self, Level, PackedB};
@@ -120,7 +121,7 @@ pub fn pack_weights(cfg: &RnnConfig, params: &[f32], out: &mut [f32]) -> Result<
         if pb.panels.len() != n {
             return Err(Error::bad_argument(format!("packed weights: level {} packed {} values, expected {}", t.level.name(), pb.panels.len(), n)));
         }
-        out[at..at + n].copy_from_slice(&pb.panels);
+        copy(&mut out[at..at + n], &pb.panels);
         at += n;
     }
     Ok(())

@@ -6,6 +6,7 @@
 //! runs step by step, with the recurrent weights packed once per call (`Recurrent`).
 //! Validation happens here, once, before anything is computed.
 
+use crate::copy::copy;
 use crate::cell::gru::{gru_step_backward, gru_step_forward};
 use crate::cell::lstm::{lstm_step_backward, lstm_step_forward};
 use crate::cell::rnn::{rnn_step_backward, rnn_step_forward};
@@ -448,7 +449,7 @@ fn take_state<T: Copy>(state: &mut Vec<T>, next: &mut Vec<T>, len: usize) {
     if len == state.len() && len == next.len() {
         std::mem::swap(state, next);
     } else {
-        state[..len].copy_from_slice(&next[..len]);
+        copy(&mut state[..len], &next[..len]);
     }
 }
 
@@ -527,7 +528,7 @@ fn direction_forward<T: Real>(
     match opt_slice(params, &lp.b_ih) {
         Some(b_ih) => {
             for row in dc.gates.chunks_exact_mut(gh) {
-                row.copy_from_slice(b_ih);
+                copy(row, b_ih);
             }
         }
         None => zero(dc.gates),
@@ -555,14 +556,14 @@ fn direction_forward<T: Real>(
         let rp = r0 * p..(r0 + rows) * p;
         let rh = r0 * h..(r0 + rows) * h;
         let rg = r0 * gh..(r0 + rows) * gh;
-        dc.h_prev[rp.clone()].copy_from_slice(&ws.h_state[..rows * p]);
+        copy(&mut dc.h_prev[rp.clone()], &ws.h_state[..rows * p]);
         let h_new = &mut ws.h_new[..rows * p];
         match cfg.cell {
             CellKind::RnnTanh | CellKind::RnnRelu => {
                 rnn_step_forward(h_new, &mut dc.gates[rg], &dc.h_prev[rp], &w.hh, b_hh, cfg.cell == CellKind::RnnRelu, rows, h);
             }
             CellKind::Lstm => {
-                dc.c_prev[rh.clone()].copy_from_slice(&ws.c_state[..rows * h]);
+                copy(&mut dc.c_prev[rh.clone()], &ws.c_state[..rows * h]);
                 let h_raw: &mut [T] = if w.hr.is_some() { &mut dc.h_raw[rh.clone()] } else { &mut [] };
                 lstm_step_forward(
                     h_new,
@@ -579,7 +580,7 @@ fn direction_forward<T: Real>(
                     h,
                     p,
                 );
-                ws.c_state[..rows * h].copy_from_slice(&dc.c[rh]);
+                copy(&mut ws.c_state[..rows * h], &dc.c[rh]);
             }
             CellKind::GruResetAfter | CellKind::GruResetBefore => {
                 let reset_after = cfg.cell == CellKind::GruResetAfter;
@@ -589,7 +590,7 @@ fn direction_forward<T: Real>(
         }
         for j in 0..rows {
             let o = (r0 + j) * dp + dir * p;
-            out[o..o + p].copy_from_slice(&ws.h_new[j * p..(j + 1) * p]);
+            copy(&mut out[o..o + p], &ws.h_new[j * p..(j + 1) * p]);
         }
         take_state(&mut ws.h_state, &mut ws.h_new, rows * p);
     }
@@ -748,7 +749,7 @@ fn direction_backward<T: Real>(
             }
             CellKind::Lstm => {
                 if w.hr.is_some() {
-                    dh_all[rp.clone()].copy_from_slice(dh);
+                    copy(&mut dh_all[rp.clone()], dh);
                 }
                 lstm_step_backward(
                     &mut dgates[rg.clone()],

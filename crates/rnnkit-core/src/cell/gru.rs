@@ -14,6 +14,7 @@
 //! (`w_hn`) separately. Forward multiplies by the transposes, backward by the matrices.
 //! The reset-after forward's pointwise part is one kernel row, `kernels::scalar::gru_cell`.
 
+use crate::copy::copy;
 use super::{add_bias_rows, zero};
 use crate::kernels::PackedB;
 use crate::real::Real;
@@ -114,7 +115,7 @@ pub fn gru_step_backward<T: Real>(
             dh_prev[k] += drh[k] * rg;
         }
     }
-    dgates_hh[..rows * g3].copy_from_slice(&dgates[..rows * g3]);
+    copy(&mut dgates_hh[..rows * g3], &dgates[..rows * g3]);
     // r and z blocks of the recurrent product; again a merge into dh_prev.
     T::gemm_packed(dh_prev, hidden, dgates, g3, rows, w_hh);
 }

@@ -6,6 +6,7 @@
 //! w_hh arrives prepared for the time loop (`Real::pack_b`, see seq.rs): forward multiplies by
 //! w_hhᵀ, backward by w_hh.
 
+use crate::copy::copy;
 use super::{add_bias_rows, zero};
 use crate::kernels::PackedB;
 use crate::real::Real;
@@ -32,7 +33,7 @@ pub fn rnn_step_forward<T: Real>(
     } else {
         T::tanh_all(&mut gates[..rows * hidden]);
     }
-    h[..rows * hidden].copy_from_slice(&gates[..rows * hidden]);
+    copy(&mut h[..rows * hidden], &gates[..rows * hidden]);
 }
 
 /// dgates: (rows, H) out: dL/d(pre-activation). dh_prev: (rows, H) out (=).

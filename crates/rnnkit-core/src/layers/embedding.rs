@@ -1,6 +1,7 @@
 //! Embedding: out[n] = weight[ids[n]]. weight (V, E); ids (N); out (N, E).
 //! Rows for `padding_idx` are looked up as usual but never receive gradient (PyTorch).
 
+use crate::copy::copy;
 use crate::error::{Error, Result};
 use crate::real::Real;
 
@@ -29,7 +30,7 @@ pub fn embedding_forward<T: Real>(out: &mut [T], weight: &[T], ids: &[i32], voca
     check_ids(ids, vocab)?;
     for (n, &id) in ids.iter().enumerate() {
         let id = id as usize;
-        out[n * dim..(n + 1) * dim].copy_from_slice(&weight[id * dim..(id + 1) * dim]);
+        copy(&mut out[n * dim..(n + 1) * dim], &weight[id * dim..(id + 1) * dim]);
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Linear layer: y = x Wᵀ + b. x (N, I); W (O, I) (PyTorch's layout); b (O); y (N, O).
 
+use crate::copy::copy;
 use crate::error::{Error, Result};
 use crate::real::Real;
 
@@ -35,7 +36,7 @@ pub fn linear_forward<T: Real>(y: &mut [T], x: &[T], w: &[T], b: Option<&[T]>, i
     for r in 0..n {
         let row = &mut y[r * out..(r + 1) * out];
         match b {
-            Some(b) => row.copy_from_slice(b),
+            Some(b) => copy(row, b),
             None => row.iter_mut().for_each(|v| *v = T::ZERO),
         }
     }
