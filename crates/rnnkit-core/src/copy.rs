@@ -1,15 +1,16 @@
-//! Copies between buffers, in pieces of at most 2 KB.
+//! Copies between buffers, in pieces of at most 1 KB.
 //!
 //! glibc's memcpy hands copies from a few KB up to `rep movsb`, and on AMD Zen 3 (this machine)
 //! `rep movsb` runs 20–35× slower when the destination lies a few bytes (4–28) after the source
 //! modulo 4 KB: a 16 KB copy took 6.3–9.1 µs instead of 0.25–0.4 µs. Buffers from different
 //! allocations land on such an offset by chance, and then every step of a sequence pays it (an
 //! LSTM state copy took 2 % of a train-lstm-s step). Pieces below glibc's `rep movsb` threshold
-//! (2112 bytes or more on every x86 configuration) take its vector loop, which is fast at every
-//! offset (measured: 0.25–0.41 µs per 16 KB). Elsewhere the pieces cost a loop iteration per 2 KB.
+//! (by default 2048 bytes on SSE2-only CPUs, 2112 with FSRM, 4096 with AVX2) take its vector loop,
+//! which is fast at every offset (measured, 16 KB in 1 KB pieces: 0.26–0.38 µs). Elsewhere the
+//! pieces cost a loop iteration per 1 KB.
 
 /// Bytes per piece.
-const PIECE_BYTES: usize = 2048;
+const PIECE_BYTES: usize = 1024;
 
 /// dst ← src (equal lengths; panics otherwise, like `copy_from_slice`).
 pub fn copy<T: Copy>(dst: &mut [T], src: &[T]) {
