@@ -14,8 +14,8 @@
 //! (`w_hn`) separately. Forward multiplies by the transposes, backward by the matrices.
 //! The reset-after forward's pointwise part is one kernel row, `kernels::scalar::gru_cell`.
 
-use crate::copy::copy;
 use super::{add_bias_rows, zero};
+use crate::copy::copy;
 use crate::kernels::PackedB;
 use crate::real::Real;
 

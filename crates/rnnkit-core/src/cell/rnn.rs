@@ -6,8 +6,8 @@
 //! w_hh arrives prepared for the time loop (`Real::pack_b`, see seq.rs): forward multiplies by
 //! w_hhᵀ, backward by w_hh.
 
-use crate::copy::copy;
 use super::{add_bias_rows, zero};
+use crate::copy::copy;
 use crate::kernels::PackedB;
 use crate::real::Real;
 
