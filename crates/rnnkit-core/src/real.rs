@@ -6,7 +6,7 @@
 //! `kernels::scalar::{sigmoidf, tanhf}`, the algorithm every kernel level vectorises, so all
 //! levels and backends compute the same activation bits.
 
-use crate::kernels::{self, scalar, PackedB};
+use crate::kernels::{self, scalar, PackedB, TnOut};
 use crate::math;
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
@@ -52,6 +52,10 @@ pub trait Real:
     #[allow(clippy::too_many_arguments)]
     fn gemm_tn(c: &mut [Self], ldc: usize, a: &[Self], lda: usize, b: &[Self], ldb: usize, m: usize, n: usize, k: usize) {
         scalar::gemm_tn(c, ldc, a, lda, b, ldb, m, n, k)
+    }
+    /// Each out.c += aᵀ · out.b with one a (k, m; lda): see `TnOut`.
+    fn gemm_tn_shared(a: &[Self], lda: usize, m: usize, k: usize, outs: &mut [TnOut<'_, Self>]) {
+        scalar::gemm_tn_shared(a, lda, m, k, outs)
     }
     /// Prepares B (see `PackedB`) for repeated `gemm_packed` calls; f64 keeps it as given.
     fn pack_b(b: &[Self], ldb: usize, trans: bool, k: usize, n: usize) -> PackedB<'_, Self> {
@@ -147,6 +151,9 @@ impl Real for f32 {
     }
     fn gemm_tn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, m: usize, n: usize, k: usize) {
         (kernels::get().gemm_tn)(c, ldc, a, lda, b, ldb, m, n, k)
+    }
+    fn gemm_tn_shared(a: &[f32], lda: usize, m: usize, k: usize, outs: &mut [TnOut<'_, f32>]) {
+        (kernels::get().gemm_tn_shared)(a, lda, m, k, outs)
     }
     fn pack_b(b: &[f32], ldb: usize, trans: bool, k: usize, n: usize) -> PackedB<'_, f32> {
         let mut pb = PackedB::plain(b, ldb, trans, k, n);

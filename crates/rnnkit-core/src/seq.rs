@@ -13,7 +13,7 @@ use crate::cell::rnn::{rnn_step_backward, rnn_step_forward};
 use crate::cell::zero;
 use crate::config::{CellKind, LayerParams, RnnConfig};
 use crate::error::{checked_product, Error, ErrorCode, Result};
-use crate::kernels::{PackedB, Panels};
+use crate::kernels::{PackedB, Panels, TnOut};
 use crate::packing::Packing;
 use crate::prepack::{self, StatePanels};
 use crate::real::Real;
@@ -812,21 +812,31 @@ fn weight_grads<T: Real>(
     let (h, p, gh, in_w) = (s.h, s.p, cfg.gates() * s.h, lp.input);
     let dg_hh: &[T] = if cfg.gates() == 3 { dgates_hh } else { dgates };
     let h_prev = &cache[dcache.h_prev.clone()];
-    T::gemm_tn(&mut d_params[lp.w_ih.clone()], in_w, dgates, gh, x, in_w, gh, in_w, n);
-    if cfg.cell == CellKind::GruResetBefore {
-        // r, z blocks see h; the n block sees r ⊙ h.
-        let dw = &mut d_params[lp.w_hh.clone()];
-        T::gemm_tn(dw, p, dg_hh, gh, h_prev, p, 2 * h, p, n);
-        let gates = &cache[dcache.gates.clone()];
-        let mut rh = vec![T::ZERO; n * h];
-        for r in 0..n {
-            for j in 0..h {
-                rh[r * h + j] = gates[r * gh + j] * h_prev[r * h + j];
-            }
-        }
-        T::gemm_tn(&mut dw[2 * h * p..], p, &dg_hh[2 * h..], gh, &rh, h, h, p, n);
+    if cfg.gates() != 3 {
+        // LSTM and RNN: both weight gradients multiply dgatesᵀ, packed once for the two.
+        let (lo, hi) = d_params.split_at_mut(lp.w_hh.start);
+        let mut outs = [
+            TnOut { c: &mut lo[lp.w_ih.clone()], ldc: in_w, b: x, ldb: in_w, n: in_w },
+            TnOut { c: &mut hi[..lp.w_hh.len()], ldc: p, b: h_prev, ldb: p, n: p },
+        ];
+        T::gemm_tn_shared(dgates, gh, gh, n, &mut outs);
     } else {
-        T::gemm_tn(&mut d_params[lp.w_hh.clone()], p, dg_hh, gh, h_prev, p, gh, p, n);
+        T::gemm_tn(&mut d_params[lp.w_ih.clone()], in_w, dgates, gh, x, in_w, gh, in_w, n);
+        let dw = &mut d_params[lp.w_hh.clone()];
+        if cfg.cell == CellKind::GruResetBefore {
+            // r, z blocks see h; the n block sees r ⊙ h.
+            T::gemm_tn(dw, p, dg_hh, gh, h_prev, p, 2 * h, p, n);
+            let gates = &cache[dcache.gates.clone()];
+            let mut rh = vec![T::ZERO; n * h];
+            for r in 0..n {
+                for j in 0..h {
+                    rh[r * h + j] = gates[r * gh + j] * h_prev[r * h + j];
+                }
+            }
+            T::gemm_tn(&mut dw[2 * h * p..], p, &dg_hh[2 * h..], gh, &rh, h, h, p, n);
+        } else {
+            T::gemm_tn(dw, p, dg_hh, gh, h_prev, p, gh, p, n);
+        }
     }
     if let (Some(bi), Some(bh)) = (&lp.b_ih, &lp.b_hh) {
         for r in 0..n {

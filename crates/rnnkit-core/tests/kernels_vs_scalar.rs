@@ -8,7 +8,7 @@
 
 mod common;
 use common::Rng;
-use rnnkit_core::kernels::{self, pool, scalar, Kernels, Level, PackedB};
+use rnnkit_core::kernels::{self, pool, scalar, Kernels, Level, PackedB, TnOut};
 use rnnkit_core::{seq_backward, seq_cache_len, seq_forward, CellKind, RnnConfig, SeqBuffers, SeqGradBuffers};
 
 /// The levels to test: every non-scalar level this build and CPU run.
@@ -122,6 +122,63 @@ fn gemm_across_cache_blocks() {
                 check_gemm(t, shape, m, n, k, 3, (m * 1000 + n * 7 + k) as u64);
             }
         }
+    }
+}
+
+/// `gemm_tn_shared` (two weight gradients from one dgates): each output the same bits as scalar's
+/// `gemm_tn` on its own, whichever path each output takes (loop nest together, few rows, small),
+/// with segments that straddle NR panels, NC column blocks and KC blocks; the stride padding
+/// untouched. (At the pool's thread count; `thread_count_does_not_change_results` compares
+/// thread counts.)
+#[test]
+fn gemm_tn_shared_matches_gemm_tn_per_output() {
+    for t in variants() {
+        for &(m, n1, n2, k) in &[(150, 64, 128, 600), (150, 40, 70, 300), (37, 17, 33, 291), (4, 43, 80, 513), (200, 1500, 700, 20), (64, 3, 96, 262), (9, 1, 1, 9), (130, 0, 50, 64)] {
+            let mut rng = Rng((m * 31 + n1 * 7 + n2 + k) as u64);
+            let pad = 3;
+            let lda = m + pad;
+            let a = rng.vec(k * lda);
+            let (ldb1, ldb2, ldc1, ldc2) = (n1 + pad, n2 + 1, n1 + 2, n2 + pad);
+            let (b1, b2) = (rng.vec(k * ldb1), rng.vec(k * ldb2));
+            let (c1_0, c2_0) = (rng.vec(m * ldc1), rng.vec(m * ldc2));
+            let (mut want1, mut want2) = (c1_0.clone(), c2_0.clone());
+            scalar::gemm_tn(&mut want1, ldc1, &a, lda, &b1, ldb1, m, n1, k);
+            scalar::gemm_tn(&mut want2, ldc2, &a, lda, &b2, ldb2, m, n2, k);
+            let (mut c1, mut c2) = (c1_0.clone(), c2_0.clone());
+            let mut outs = [TnOut { c: &mut c1, ldc: ldc1, b: &b1, ldb: ldb1, n: n1 }, TnOut { c: &mut c2, ldc: ldc2, b: &b2, ldb: ldb2, n: n2 }];
+            (t.gemm_tn_shared)(&a, lda, m, k, &mut outs);
+            for (which, got, want, c0, ldc, n) in [(1, &c1, &want1, &c1_0, ldc1, n1), (2, &c2, &want2, &c2_0, ldc2, n2)] {
+                for i in 0..m {
+                    for j in 0..ldc {
+                        let at = i * ldc + j;
+                        let expect = if j < n { want[at] } else { c0[at] };
+                        assert!(same_bits(got[at], expect), "{} (m, n1, n2, k) = ({}, {}, {}, {}): output {} c[{}][{}] = {:e}, expected {:e}", t.level.name(), m, n1, n2, k, which, i, j, got[at], expect);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A wrong-sized output of `gemm_tn_shared` panics with the operand named, before any work.
+/// (Native only: the wasm32-wasi test build aborts on a panic, so nothing can catch it there.)
+#[cfg(panic = "unwind")]
+#[test]
+fn gemm_tn_shared_short_output_panics_with_the_operand_named() {
+    for t in variants() {
+        let (m, k) = (64, 100);
+        let a = vec![0.5f32; k * m];
+        let b = vec![0.5f32; k * 32];
+        let mut c1 = vec![0.0f32; m * 32];
+        let mut c2 = vec![0.0f32; m * 32 - 1];
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut outs = [TnOut { c: &mut c1, ldc: 32, b: &b, ldb: 32, n: 32 }, TnOut { c: &mut c2, ldc: 32, b: &b, ldb: 32, n: 32 }];
+            (t.gemm_tn_shared)(&a, m, m, k, &mut outs)
+        }));
+        let msg = r.expect_err("short c must panic");
+        let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("c has 2047 values"), "{}: {}", t.level.name(), msg);
+        assert!(c1.iter().all(|&v| v == 0.0), "{}: the first output was written before the second was checked", t.level.name());
     }
 }
 
@@ -412,7 +469,11 @@ fn thread_count_does_not_change_results() {
             (t.gemm_nn)(&mut c, n, &a, k, &bk, n, m, n, k);
             (t.gemm_tn)(&mut c, n, &at, m, &bk, n, m, n, k);
             (t.gemm_nt)(&mut c[..n], n, &a[..k], k, &b, k, 1, n, k); // the small-m path
+            let (n2, mut c2) = (70, vec![0.25; m * 70]);
+            let mut outs = [TnOut { c: &mut c, ldc: n, b: &bk, ldb: n, n }, TnOut { c: &mut c2, ldc: n2, b: &bk, ldb: n, n: n2 }];
+            (t.gemm_tn_shared)(&at, m, m, k, &mut outs);
             r.push(c);
+            r.push(c2);
         }
         runs.push((threads, r));
     }

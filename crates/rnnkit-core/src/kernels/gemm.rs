@@ -17,9 +17,13 @@
 //!
 //! B may also come pre-packed for the whole (k, n) (`PackedB`, the recurrent weights): the
 //! panels of KC block pc then start at pc·n_pad, panel q of that block at pc·n_pad + q·kc·NR.
+//!
+//! Several products may share A (`gemm_segs`: the two weight gradients of a cell, both dgatesᵀ
+//! times something): their B and C columns are laid side by side, so each block of A is packed
+//! once for all of them.
 
 use super::pointwise::F32Vec;
-use super::{pool, AlignedVec, Level, PackedB, Panels, FEW_ROWS};
+use super::{is_small, pool, AlignedVec, GemmFn, Level, PackedB, Panels, TnOut, FEW_ROWS};
 use std::cell::{Cell, RefCell};
 
 /// One variant's register tile.
@@ -109,26 +113,22 @@ pub(crate) enum BSrc {
     Packed { ptr: *const f32, n_pad: usize },
 }
 
-/// A raw output pointer shared by the threads of one product (each writes its own elements).
+/// One output of the loop nest: C (m, n; row stride ldc, at `c`) += A · B, A shared by all the
+/// segments of a call (`gemm_segs`). Their columns are laid side by side, each segment's padded
+/// to a multiple of NR, so that every NR panel belongs to one segment.
 #[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
-impl OutPtr {
-    /// (A method, so closures capture the Sync wrapper, not the raw pointer field.)
-    #[inline(always)]
-    fn get(self) -> *mut f32 {
-        self.0
-    }
+pub(crate) struct Seg {
+    pub c: *mut f32,
+    pub ldc: usize,
+    pub b: BSrc,
+    pub n: usize,
 }
-/// The operands, made shareable the same way (read only).
-#[derive(Clone, Copy)]
-struct Operands {
-    a: View,
-    b: BSrc,
-}
-unsafe impl Send for Operands {}
-unsafe impl Sync for Operands {}
+/// Shared with the pool's threads: each writes its own elements of C, and reads A and B.
+unsafe impl Send for Seg {}
+unsafe impl Sync for Seg {}
+
+/// Segments of one call (`gemm_segs`); 2 is what the weight gradients need.
+const MAX_SEGS: usize = 2;
 
 /// Multiply-adds below which a product is not split among threads (measured on the training
 /// configs at 2 threads: 1 << 17 made train-lstm-m ~10 % and train-lstm-s up to 25 % slower).
@@ -337,46 +337,88 @@ pub(crate) unsafe fn pack_b_full<K: MicroKernel>(b: View, k: usize, n: usize) ->
     dst
 }
 
-/// The loop nest on rows `i0..i1` and columns `j0..j1` (j0 a multiple of NR if B is packed).
+/// The columns segment `seg` (its columns starting at `start` in the side-by-side layout) has
+/// in the block of columns jc..jc+nc: its own first and last column, or None.
+fn seg_part(seg: &Seg, start: usize, jc: usize, nc: usize) -> Option<(usize, usize)> {
+    let (l0, l1) = (jc.max(start) - start, (jc + nc).min(start + seg.n).saturating_sub(start));
+    if jc + nc <= start || l0 >= l1 {
+        None
+    } else {
+        Some((l0, l1))
+    }
+}
+
+/// Where each segment's columns start side by side (padded to NR), and the total.
+fn seg_starts<K: MicroKernel>(segs: &[Seg]) -> ([usize; MAX_SEGS], usize) {
+    assert!(segs.len() <= MAX_SEGS, "gemm: {} outputs share A, at most {}", segs.len(), MAX_SEGS);
+    let mut starts = [0; MAX_SEGS];
+    let mut at = 0;
+    for (s, seg) in segs.iter().enumerate() {
+        starts[s] = at;
+        at += (seg.n + K::NR - 1) / K::NR * K::NR;
+    }
+    (starts, at)
+}
+
+/// The loop nest on rows `i0..i1` and the side-by-side columns `j0..j1` of `segs` (j0 a
+/// multiple of NR): each block of A is packed once for the columns of every segment.
 ///
 /// # Safety
-/// Operands checked for (m, n, k); the CPU runs `K`.
+/// Every segment's operands checked for (m, its n, k), A for (m, k); the CPU runs `K`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn block<K: MicroKernel>(c: *mut f32, ldc: usize, ops: Operands, i0: usize, i1: usize, j0: usize, j1: usize, k: usize) {
+unsafe fn block<K: MicroKernel>(segs: &[Seg], a: View, i0: usize, i1: usize, j0: usize, j1: usize, k: usize) {
+    let (starts, _) = seg_starts::<K>(segs);
     BUFS.with(|bufs| {
         let mut bufs = bufs.borrow_mut();
         let (abuf, bbuf) = &mut *bufs;
         abuf.grow(K::MC * K::KC);
-        if let BSrc::View(_) = ops.b {
+        if segs.iter().any(|s| matches!(s.b, BSrc::View(_))) {
             bbuf.grow(K::NC.min((j1 - j0 + K::NR - 1) / K::NR * K::NR) * K::KC);
         }
         let mut jc = j0;
         while jc < j1 {
             let nc = K::NC.min(j1 - jc);
+            let mut parts = [None; MAX_SEGS];
+            for (s, seg) in segs.iter().enumerate() {
+                parts[s] = seg_part(seg, starts[s], jc, nc);
+            }
             let mut pc = 0;
             while pc < k {
                 let kc = K::KC.min(k - pc);
-                let bp: *const f32 = match ops.b {
-                    BSrc::Packed { ptr, n_pad } => ptr.add(pc * n_pad + jc * kc),
-                    BSrc::View(v) => {
-                        pack_b::<K>(bbuf, v, pc, kc, jc, nc);
-                        bbuf.as_ptr()
+                // Each segment's panels of this block: pre-packed, or packed here side by side.
+                let mut bps = [std::ptr::null::<f32>(); MAX_SEGS];
+                for (s, seg) in segs.iter().enumerate() {
+                    if let Some((l0, l1)) = parts[s] {
+                        bps[s] = match seg.b {
+                            BSrc::Packed { ptr, n_pad } => ptr.add(pc * n_pad + l0 * kc),
+                            BSrc::View(v) => {
+                                let off = (starts[s] + l0 - jc) * kc;
+                                pack_b::<K>(&mut bbuf[off..], v, pc, kc, l0, l1 - l0);
+                                bbuf.as_ptr().add(off)
+                            }
+                        };
                     }
-                };
+                }
                 let mut ic = i0;
                 while ic < i1 {
                     let mc = K::MC.min(i1 - ic);
-                    pack_a::<K>(abuf, ops.a, ic, mc, pc, kc);
-                    let mut jr = 0;
-                    while jr < nc {
-                        let nr = K::NR.min(nc - jr);
-                        let mut ir = 0;
-                        while ir < mc {
-                            let mr = K::MR.min(mc - ir);
-                            K::tile(kc, abuf.as_ptr().add(ir * kc), bp.add(jr * kc), c.add((ic + ir) * ldc + jc + jr), ldc, mr, nr);
-                            ir += K::MR;
+                    pack_a::<K>(abuf, a, ic, mc, pc, kc);
+                    for (s, seg) in segs.iter().enumerate() {
+                        let (l0, l1) = match parts[s] {
+                            Some(r) => r,
+                            None => continue,
+                        };
+                        let mut jr = l0;
+                        while jr < l1 {
+                            let nr = K::NR.min(l1 - jr);
+                            let mut ir = 0;
+                            while ir < mc {
+                                let mr = K::MR.min(mc - ir);
+                                K::tile(kc, abuf.as_ptr().add(ir * kc), bps[s].add((jr - l0) * kc), seg.c.add((ic + ir) * seg.ldc + jr), seg.ldc, mr, nr);
+                                ir += K::MR;
+                            }
+                            jr += K::NR;
                         }
-                        jr += K::NR;
                     }
                     ic += mc;
                 }
@@ -491,38 +533,87 @@ fn alternate_walk(key: usize) -> bool {
     })
 }
 
-/// C (m, n; ldc) += A · B through micro-kernel `K`, split among the pool's threads by output
-/// blocks (columns if there are more column panels than row panels, else rows).
+/// C (m, n; ldc) += A · B through micro-kernel `K` (`gemm_segs` with one segment).
 ///
 /// # Safety
 /// Operands checked with `check_gemm` (or `PackedB` built for this k, n); the CPU runs `K`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn gemm<K: MicroKernel>(c: *mut f32, ldc: usize, a: View, b: BSrc, m: usize, n: usize, k: usize) {
-    if m == 0 || n == 0 || k == 0 {
+    gemm_segs::<K>(a, &[Seg { c, ldc, b, n }], m, k)
+}
+
+/// Each segment's C += A · its B through micro-kernel `K`, split among the pool's threads by
+/// output blocks (side-by-side columns if there are more column panels than row panels, else
+/// rows). A (m, k) is packed once per block for all segments.
+///
+/// # Safety
+/// A checked for (m, k), each segment's C and B for (m, n) and (k, n) (or its `PackedB` built for
+/// k, n); the CPU runs `K`.
+pub(crate) unsafe fn gemm_segs<K: MicroKernel>(a: View, segs: &[Seg], m: usize, k: usize) {
+    let (_, width) = seg_starts::<K>(segs);
+    let n_all: usize = segs.iter().map(|s| s.n).sum();
+    if m == 0 || n_all == 0 || k == 0 {
         return;
     }
-    let ops = Operands { a, b };
-    let col_units = (n + K::NR - 1) / K::NR;
+    let col_units = width / K::NR;
     let row_units = (m + K::MR - 1) / K::MR;
     let by_cols = col_units >= row_units;
     let units = if by_cols { col_units } else { row_units };
     let threads = pool::threads();
-    let parts = (threads * PARTS_PER_THREAD).min(units).min((m * n * k / MIN_WORK_PER_THREAD).max(1));
+    let parts = (threads * PARTS_PER_THREAD).min(units).min((m * n_all * k / MIN_WORK_PER_THREAD).max(1));
     if threads <= 1 || parts <= 1 {
-        block::<K>(c, ldc, ops, 0, m, 0, n, k);
+        block::<K>(segs, a, 0, m, 0, width, k);
         return;
     }
-    let out = OutPtr(c);
+    let ops = Operands { a };
     pool::run(parts, &|part| {
         let (u0, u1) = (units * part / parts, units * (part + 1) / parts);
         if by_cols {
-            let (j0, j1) = (u0 * K::NR, (u1 * K::NR).min(n));
-            block::<K>(out.get(), ldc, ops, 0, m, j0, j1, k);
+            block::<K>(segs, ops.a(), 0, m, u0 * K::NR, u1 * K::NR, k);
         } else {
             let (i0, i1) = (u0 * K::MR, (u1 * K::MR).min(m));
-            block::<K>(out.get(), ldc, ops, i0, i1, 0, n, k);
+            block::<K>(segs, ops.a(), i0, i1, 0, width, k);
         }
     });
+}
+
+/// A level's `gemm_tn_shared` (see `TnOut`): the outputs the loop nest takes (more than
+/// FEW_ROWS rows, not small) go through it together with micro-kernel `K`, each block of Aᵀ
+/// packed once for all of them; the others through the level's own `gemm_tn`.
+///
+/// # Safety
+/// The CPU runs `K` (operands are checked here).
+pub(crate) unsafe fn tn_shared<K: MicroKernel>(a: &[f32], lda: usize, m: usize, k: usize, outs: &mut [TnOut<'_, f32>], gemm_tn: GemmFn) {
+    for o in outs.iter() {
+        check_gemm(o.c.len(), o.ldc, a.len(), lda, true, o.b.len(), o.ldb, false, m, o.n, k);
+    }
+    let unused = Seg { c: std::ptr::null_mut(), ldc: 0, b: BSrc::Packed { ptr: std::ptr::null(), n_pad: 0 }, n: 0 };
+    let mut segs = [unused; MAX_SEGS];
+    let mut count = 0;
+    for o in outs.iter_mut() {
+        if m > FEW_ROWS && !is_small(m, o.n, k) && count < MAX_SEGS {
+            segs[count] = Seg { c: o.c.as_mut_ptr(), ldc: o.ldc, b: BSrc::View(View::new(o.b, o.ldb, false)), n: o.n };
+            count += 1;
+        } else {
+            gemm_tn(o.c, o.ldc, a, lda, o.b, o.ldb, m, o.n, k);
+        }
+    }
+    gemm_segs::<K>(View::new(a, lda, true), &segs[..count], m, k)
+}
+
+/// A, made shareable with the pool's threads (read only).
+#[derive(Clone, Copy)]
+struct Operands {
+    a: View,
+}
+unsafe impl Send for Operands {}
+unsafe impl Sync for Operands {}
+impl Operands {
+    /// (A method, so closures capture the Sync wrapper, not the raw pointer inside.)
+    #[inline(always)]
+    fn a(self) -> View {
+        self.a
+    }
 }
 
 /// Splits columns 0..n of a few-row product with packed B (the per-step product of a batch-1

@@ -52,6 +52,8 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// Signature shared by the three GEMM shapes (see `Real::gemm_*` for their meaning).
 pub type GemmFn = fn(&mut [f32], usize, &[f32], usize, &[f32], usize, usize, usize, usize);
+/// Several c_i += aᵀ · b_i with one a (k, m; lda): see `TnOut`.
+pub type GemmTnSharedFn = fn(&[f32], usize, usize, usize, &mut [TnOut<'_, f32>]);
 /// c (m, n; ldc) += a (m, k; lda) · B, with B prepared by `PackFn`.
 pub type GemmPackedFn = fn(&mut [f32], usize, &[f32], usize, usize, &PackedB<'_, f32>);
 /// Fills `PackedB::panels` in this level's layout (or leaves them empty: read `b` directly).
@@ -74,6 +76,7 @@ pub struct Kernels {
     pub gemm_nt: GemmFn,
     pub gemm_nn: GemmFn,
     pub gemm_tn: GemmFn,
+    pub gemm_tn_shared: GemmTnSharedFn,
     pub pack_b: PackFn,
     pub gemm_packed: GemmPackedFn,
     pub sigmoid: MapFn,
@@ -104,6 +107,18 @@ impl<'a, T> PackedB<'a, T> {
     pub fn plain(b: &'a [T], ldb: usize, trans: bool, k: usize, n: usize) -> PackedB<'a, T> {
         PackedB { b, ldb, trans, k, n, panels: Panels::Borrowed(&[]), level: Level::Scalar }
     }
+}
+
+/// One output of a product that shares its A with others (`Kernels::gemm_tn_shared`):
+/// c (m, n; ldc) += aᵀ · b, b (k, n; ldb). The weight gradients of a cell whose input and recurrent
+/// weights see the same dgates (dW_ih += dgatesᵀ·x, dW_hh += dgatesᵀ·h_prev): the SIMD levels
+/// pack each block of dgatesᵀ once for both.
+pub struct TnOut<'a, T> {
+    pub c: &'a mut [T],
+    pub ldc: usize,
+    pub b: &'a [T],
+    pub ldb: usize,
+    pub n: usize,
 }
 
 /// f32 values that start on a 64-byte boundary (a cache line, one 512-bit vector): packing
@@ -219,6 +234,7 @@ pub static SCALAR: Kernels = Kernels {
     gemm_nt: scalar::gemm_nt::<f32>,
     gemm_nn: scalar::gemm_nn::<f32>,
     gemm_tn: scalar::gemm_tn::<f32>,
+    gemm_tn_shared: scalar::gemm_tn_shared::<f32>,
     pack_b: scalar::pack_b,
     gemm_packed: scalar::gemm_packed::<f32>,
     sigmoid: scalar::sigmoid::<f32>,
@@ -236,6 +252,7 @@ pub static AVX2_FMA: Kernels = Kernels {
     gemm_nt: x86_avx2_fma::gemm_nt,
     gemm_nn: x86_avx2_fma::gemm_nn,
     gemm_tn: x86_avx2_fma::gemm_tn,
+    gemm_tn_shared: x86_avx2_fma::gemm_tn_shared,
     pack_b: x86_avx2_fma::pack_b,
     gemm_packed: x86_avx2_fma::gemm_packed,
     sigmoid: x86_avx2_fma::sigmoid,
@@ -253,6 +270,7 @@ pub static AVX512: Kernels = Kernels {
     gemm_nt: x86_avx512::gemm_nt,
     gemm_nn: x86_avx512::gemm_nn,
     gemm_tn: x86_avx512::gemm_tn,
+    gemm_tn_shared: x86_avx512::gemm_tn_shared,
     pack_b: x86_avx512::pack_b,
     gemm_packed: x86_avx512::gemm_packed,
     sigmoid: x86_avx512::sigmoid,
@@ -270,6 +288,7 @@ pub static SIMD128: Kernels = Kernels {
     gemm_nt: wasm_simd128::gemm_nt,
     gemm_nn: wasm_simd128::gemm_nn,
     gemm_tn: wasm_simd128::gemm_tn,
+    gemm_tn_shared: wasm_simd128::gemm_tn_shared,
     pack_b: wasm_simd128::pack_b,
     gemm_packed: wasm_simd128::gemm_packed,
     sigmoid: wasm_simd128::sigmoid,
@@ -287,6 +306,7 @@ pub static NEON: Kernels = Kernels {
     gemm_nt: aarch64_neon::gemm_nt,
     gemm_nn: aarch64_neon::gemm_nn,
     gemm_tn: aarch64_neon::gemm_tn,
+    gemm_tn_shared: aarch64_neon::gemm_tn_shared,
     pack_b: aarch64_neon::pack_b,
     gemm_packed: aarch64_neon::gemm_packed,
     sigmoid: aarch64_neon::sigmoid,

@@ -5,7 +5,7 @@
 //! variants run the same operations lane by lane, with the same constants, so activations are
 //! bit-identical across levels and backends.
 
-use super::PackedB;
+use super::{PackedB, TnOut};
 use crate::real::Real;
 
 // ---- GEMM ----
@@ -67,6 +67,13 @@ pub fn gemm_nn<T: Real>(c: &mut [T], ldc: usize, a: &[T], lda: usize, b: &[T], l
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_tn<T: Real>(c: &mut [T], ldc: usize, a: &[T], lda: usize, b: &[T], ldb: usize, m: usize, n: usize, k: usize) {
     gemm_in_order(c, ldc, m, n, k, |i, p| a[p * lda + i], |p, j| b[p * ldb + j])
+}
+
+/// Each out.c += aᵀ · out.b, a (k, m; lda) shared (see `TnOut`): one `gemm_tn` per output.
+pub fn gemm_tn_shared<T: Real>(a: &[T], lda: usize, m: usize, k: usize, outs: &mut [TnOut<'_, T>]) {
+    for o in outs.iter_mut() {
+        gemm_tn(o.c, o.ldc, a, lda, o.b, o.ldb, m, o.n, k)
+    }
 }
 
 /// B is read directly: the scalar level has no panel layout.

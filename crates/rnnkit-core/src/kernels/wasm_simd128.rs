@@ -16,7 +16,7 @@ use super::gemm::{self, BSrc, MicroKernel, View};
 use super::FEW_ROWS;
 use super::pointwise::{self, F32Vec};
 use super::scalar::{self, ROUND, SIGN};
-use super::{Level, PackedB};
+use super::{Level, PackedB, TnOut};
 use core::arch::wasm32::*;
 
 use super::is_small as small;
@@ -81,6 +81,12 @@ pub fn gemm_tn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb:
             gemm::gemm::<Simd>(c.as_mut_ptr(), ldc, View::new(a, lda, true), BSrc::View(View::new(b, ldb, false)), m, n, k)
         }
     }
+}
+
+/// Each out.c += aᵀ · out.b, a (k, m; lda) shared: each block of aᵀ packed once for all outputs.
+pub fn gemm_tn_shared(a: &[f32], lda: usize, m: usize, k: usize, outs: &mut [TnOut<'_, f32>]) {
+    // SAFETY: simd128 is part of this build; tn_shared checks the operands.
+    unsafe { gemm::tn_shared::<Simd>(a, lda, m, k, outs, gemm_tn) }
 }
 
 /// Packs B into this level's panels (see gemm.rs).

@@ -16,7 +16,7 @@ use super::is_small as small;
 use super::pointwise::{self, F32Vec};
 use super::scalar::{self, ROUND, SIGN};
 use super::x86_avx2_fma as avx2;
-use super::{Level, PackedB, FEW_ROWS};
+use super::{Level, PackedB, TnOut, FEW_ROWS};
 use std::arch::x86_64::*;
 
 /// Whether this CPU runs this file (cached by std after the first call).
@@ -69,6 +69,13 @@ pub fn gemm_tn(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, b: &[f32], ldb:
     need_cpu();
     // SAFETY: sizes checked above, CPU checked by need_cpu.
     unsafe { gemm::gemm::<Avx512>(c.as_mut_ptr(), ldc, View::new(a, lda, true), BSrc::View(View::new(b, ldb, false)), m, n, k) }
+}
+
+/// Each out.c += aᵀ · out.b, a (k, m; lda) shared: each block of aᵀ packed once for all outputs.
+pub fn gemm_tn_shared(a: &[f32], lda: usize, m: usize, k: usize, outs: &mut [TnOut<'_, f32>]) {
+    need_cpu();
+    // SAFETY: CPU checked by need_cpu; tn_shared checks the operands.
+    unsafe { gemm::tn_shared::<Avx512>(a, lda, m, k, outs, gemm_tn) }
 }
 
 /// Packs B into this level's panels (see gemm.rs).
