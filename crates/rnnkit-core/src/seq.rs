@@ -839,12 +839,13 @@ fn weight_grads<T: Real>(
         }
     }
     if let (Some(bi), Some(bh)) = (&lp.b_ih, &lp.b_hh) {
-        for r in 0..n {
-            for (acc, &v) in d_params[bi.clone()].iter_mut().zip(dgates[r * gh..(r + 1) * gh].iter()) {
-                *acc += v;
-            }
-            for (acc, &v) in d_params[bh.clone()].iter_mut().zip(dg_hh[r * gh..(r + 1) * gh].iter()) {
-                *acc += v;
+        // Both biases in one pass over the rows (LSTM / RNN: dg_hh is dgates, streamed once).
+        let (lo, hi) = d_params.split_at_mut(bh.start);
+        let (db_ih, db_hh) = (&mut lo[bi.clone()], &mut hi[..bh.len()]);
+        for (g_ih, g_hh) in dgates[..n * gh].chunks_exact(gh).zip(dg_hh[..n * gh].chunks_exact(gh)) {
+            for (((a, b), &u), &v) in db_ih.iter_mut().zip(db_hh.iter_mut()).zip(g_ih).zip(g_hh) {
+                *a += u;
+                *b += v;
             }
         }
     }
