@@ -341,10 +341,10 @@ pub(crate) unsafe fn pack_b_full<K: MicroKernel>(b: View, k: usize, n: usize) ->
 /// in the block of columns jc..jc+nc: its own first and last column, or None.
 fn seg_part(seg: &Seg, start: usize, jc: usize, nc: usize) -> Option<(usize, usize)> {
     let (l0, l1) = (jc.max(start) - start, (jc + nc).min(start + seg.n).saturating_sub(start));
-    if jc + nc <= start || l0 >= l1 {
-        None
-    } else {
+    if l0 < l1 {
         Some((l0, l1))
+    } else {
+        None
     }
 }
 
