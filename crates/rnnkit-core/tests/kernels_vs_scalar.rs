@@ -92,8 +92,8 @@ fn check_gemm(k_tab: &Kernels, shape: Shape, m: usize, n: usize, k: usize, pad: 
     }
 }
 
-/// Sizes straddling 4 and 8 lanes, the 6 × 16 and 4 × 8 tiles and the small-product cut-off.
-const SIZES: [usize; 16] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 16, 17, 24, 31, 33, 67];
+/// Sizes straddling 4 and 8 lanes, the 6 × 16, 3 × 12 and 8 × 8 tiles and the small-product cut-off.
+const SIZES: [usize; 19] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 16, 17, 24, 25, 31, 33, 67];
 
 #[test]
 fn gemm_all_shapes_small_sizes() {

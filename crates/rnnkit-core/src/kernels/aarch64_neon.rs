@@ -184,7 +184,7 @@ unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: 
         bp = bp.add(Neon::NR);
     }
     for (r, acc_r) in acc.iter().enumerate() {
-        gemm::add_pair_to_c(c.add(r * ldc), &[V4(acc_r[0]), V4(acc_r[1])], nr);
+        gemm::add_vecs_to_c(c.add(r * ldc), &[V4(acc_r[0]), V4(acc_r[1])], nr);
     }
 }
 
@@ -197,7 +197,7 @@ unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
-    gemm::packed_cols_2v::<V4, MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
+    gemm::packed_cols_v::<V4, 2, MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
 }
 
 // ---- pointwise: pointwise.rs's kernels on 4 lanes ----

@@ -50,8 +50,9 @@ pub(crate) trait MicroKernel {
     /// As `few_rows_packed`; j < j_end ≤ n, j a multiple of NR.
     #[allow(clippy::too_many_arguments)]
     unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize);
-    /// Panels `few_rows_packed` streams at once for one row (1, 2 or 4).
+    /// Panels `few_rows_packed` streams at once for one row (1, 2 or 4), and for two rows (1 or 2).
     const ROW_PANELS: usize = 4;
+    const TWO_ROW_PANELS: usize = 2;
 }
 
 /// A read-only matrix operand: element (r, c) at ptr[r·ld + c], or ptr[c·ld + r] if `trans`.
@@ -485,7 +486,7 @@ pub(crate) unsafe fn few_rows_packed<K: MicroKernel>(c: *mut f32, ldc: usize, a:
     while i < m {
         let rows = (m - i).min(2);
         // Groups of `wide` panels, then single panels.
-        let wide = if rows == 1 { K::ROW_PANELS } else { 2 };
+        let wide = if rows == 1 { K::ROW_PANELS } else { K::TWO_ROW_PANELS };
         let (groups, singles) = (panels / wide, panels % wide);
         for s in 0..groups + singles {
             let s = if reverse { groups + singles - 1 - s } else { s };
@@ -495,7 +496,8 @@ pub(crate) unsafe fn few_rows_packed<K: MicroKernel>(c: *mut f32, ldc: usize, a:
                     (1, 4) => K::packed_cols::<1, 4>(c, ldc, a, i, b, n_pad, j, j1, k),
                     (1, 2) => K::packed_cols::<1, 2>(c, ldc, a, i, b, n_pad, j, j1, k),
                     (1, _) => K::packed_cols::<1, 1>(c, ldc, a, i, b, n_pad, j, j1, k),
-                    _ => K::packed_cols::<2, 2>(c, ldc, a, i, b, n_pad, j, j1, k),
+                    (_, 2) => K::packed_cols::<2, 2>(c, ldc, a, i, b, n_pad, j, j1, k),
+                    _ => K::packed_cols::<2, 1>(c, ldc, a, i, b, n_pad, j, j1, k),
                 }
             } else {
                 let j = j0 + (groups * wide + s - groups) * K::NR;
@@ -668,31 +670,32 @@ impl Shared {
 }
 
 
-/// `MicroKernel::packed_cols` for panels two vectors of `V` wide (NR = 2·LANES: every level's
+/// `MicroKernel::packed_cols` for panels NV vectors of `V` wide (NR = NV·LANES: every level's
 /// micro-kernel), written once: each level calls it from a function with its target features.
 /// A row's NP panels are streamed side by side; C gets each KC block's sums after the block.
 ///
 /// # Safety
-/// As `MicroKernel::packed_cols`; the CPU runs `V`'s instructions.
+/// As `MicroKernel::packed_cols`; NR = NV·LANES; the CPU runs `V`'s instructions.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn packed_cols_2v<V: F32Vec, const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
-    let nr = 2 * V::LANES;
+pub(crate) unsafe fn packed_cols_v<V: F32Vec, const NV: usize, const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
+    let nr = NV * V::LANES;
     let (ap, lda) = (a.ptr, a.ld);
     let mut p0 = 0;
     while p0 < k {
         let kc = super::scalar::KC.min(k - p0);
         // Panel q of this block: kc × NR values, p-major.
         let bp = b.add(p0 * n_pad + j * kc);
-        let mut acc = [[[V::splat(0.0); 2]; NP]; MA];
+        let mut acc = [[[V::splat(0.0); NV]; NP]; MA];
         for p in 0..kc {
             let bq = bp.add(p * nr);
             for (r, acc_r) in acc.iter_mut().enumerate() {
                 let av = V::splat(*ap.add((i + r) * lda + p0 + p));
                 for (q, acc_q) in acc_r.iter_mut().enumerate() {
                     let bv = bq.add(q * kc * nr);
-                    acc_q[0] = acc_q[0].add(av.mul(V::load(bv)));
-                    acc_q[1] = acc_q[1].add(av.mul(V::load(bv.add(V::LANES))));
+                    for (v, acc_v) in acc_q.iter_mut().enumerate() {
+                        *acc_v = acc_v.add(av.mul(V::load(bv.add(v * V::LANES))));
+                    }
                 }
             }
         }
@@ -700,7 +703,7 @@ pub(crate) unsafe fn packed_cols_2v<V: F32Vec, const MA: usize, const NP: usize>
             for (q, acc_q) in acc_r.iter().enumerate() {
                 let col = j + q * nr;
                 if col < j_end {
-                    add_pair_to_c(c.add((i + r) * ldc + col), acc_q, j_end - col);
+                    add_vecs_to_c(c.add((i + r) * ldc + col), acc_q, j_end - col);
                 }
             }
         }
@@ -708,22 +711,24 @@ pub(crate) unsafe fn packed_cols_2v<V: F32Vec, const MA: usize, const NP: usize>
     }
 }
 
-/// C row `cp` += a pair of accumulators: all 2·LANES columns, or the first `nr` one by one (the
-/// same rounding as the vector add) at an edge.
+/// C row `cp` += NV accumulators side by side: all NV·LANES columns, or the first `nr` one by
+/// one (the same rounding as the vector add) at an edge.
 ///
 /// # Safety
-/// `cp` writable for min(nr, 2·LANES) values; the CPU runs `V`'s instructions.
+/// `cp` writable for min(nr, NV·LANES) values; the CPU runs `V`'s instructions.
 #[inline(always)]
-pub(crate) unsafe fn add_pair_to_c<V: F32Vec>(cp: *mut f32, acc: &[V; 2], nr: usize) {
+pub(crate) unsafe fn add_vecs_to_c<V: F32Vec, const NV: usize>(cp: *mut f32, acc: &[V; NV], nr: usize) {
     let l = V::LANES;
-    if nr >= 2 * l {
-        V::load(cp).add(acc[0]).store(cp);
-        V::load(cp.add(l)).add(acc[1]).store(cp.add(l));
+    if nr >= NV * l {
+        for (v, x) in acc.iter().enumerate() {
+            V::load(cp.add(v * l)).add(*x).store(cp.add(v * l));
+        }
     } else {
         let mut tmp = [0.0f32; 32];
-        debug_assert!(2 * l <= tmp.len());
-        acc[0].store(tmp.as_mut_ptr());
-        acc[1].store(tmp.as_mut_ptr().add(l));
+        debug_assert!(NV * l <= tmp.len());
+        for (v, x) in acc.iter().enumerate() {
+            x.store(tmp.as_mut_ptr().add(v * l));
+        }
         for (x, &t) in tmp.iter().enumerate().take(nr) {
             *cp.add(x) += t;
         }

@@ -2,9 +2,15 @@
 //! Compiled only into the -simd build (`-C target-feature=+simd128`); an engine without SIMD
 //! rejects that whole module, so there is nothing to detect at run time.
 //!
-//! GEMM micro-kernel 4 × 8: eight accumulators (4 rows × 2 vectors), two B loads and one A
-//! splat per k step; 11 live vectors, inside the 16 XMM registers V8 and SpiderMonkey map them
-//! to. Each C element is summed in scalar.rs's order, so all levels give the same bits. Small
+//! GEMM micro-kernel 3 × 12: nine accumulators (3 rows × 3 vectors), three B loads and one A
+//! splat per k step; 13 live vectors, inside the 16 XMM registers V8 and SpiderMonkey map them
+//! to (V8 keeps one for scratch). Fewer loads per multiply-add than 4 × 8 (6 per 9, not 6 per 8),
+//! and V8 spends an instruction on each load's address: measured in Node 20, a 120 × 1008 × 256
+//! product ran 34.6 GFLOP/s with 3 × 12 and 30.5 with 4 × 8 (5 × 8, 6 × 8: 20-24, spilling);
+//! train-lstm-m on wasm-simd, fastest step of each of three alternating processes: 186-206 ms
+//! against 219-227. The B loads come first, each A splat just before its row: with all three
+//! splats hoisted, V8 spilled an accumulator and the tile ran 1.6× slower.
+//! Each C element is summed in scalar.rs's order, so all levels give the same bits. Small
 //! products (`is_small`) run scalar.rs itself; products with few rows (`FEW_ROWS`) and B not
 //! packed read B directly, vectorised across columns (4 × 4 in-register transposes for A·Bᵀ).
 //! Activations and fused cells: pointwise.rs on 4 lanes (`V4`).
@@ -174,31 +180,32 @@ pub const PANEL_WIDTH: usize = <Simd as MicroKernel>::NR;
 struct Simd;
 
 impl MicroKernel for Simd {
-    const MR: usize = 4;
-    const NR: usize = 8;
+    const MR: usize = 3;
+    const NR: usize = 12;
     const KC: usize = scalar::KC;
-    const MC: usize = 128;
-    const NC: usize = 2048;
+    const MC: usize = 126;
+    const NC: usize = 2040;
     /// # Safety
     /// As `MicroKernel::tile`: panels and tile in bounds.
     unsafe fn tile(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, mr: usize, nr: usize) {
         match mr {
-            4 => tile_rows::<4>(kc, a, b, c, ldc, nr),
             3 => tile_rows::<3>(kc, a, b, c, ldc, nr),
             2 => tile_rows::<2>(kc, a, b, c, ldc, nr),
             _ => tile_rows::<1>(kc, a, b, c, ldc, nr),
         }
     }
-    /// Two panels (four accumulators) per row: measured on infer-lstm-seq in Node 20, 9.4 ms with
-    /// two, 10.5 ms with one, 13-14 ms with four (V8 handles eight live accumulators poorly).
+    /// Batch 1: two panels (six accumulators) per row; batch 2: one panel per row (V8 handles
+    /// more live accumulators poorly: with 4 × 8 tiles, four panels per row took 13-14 ms on
+    /// infer-lstm-seq against 9.4 with two).
     const ROW_PANELS: usize = 2;
+    const TWO_ROW_PANELS: usize = 1;
     #[allow(clippy::too_many_arguments)]
     unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
         packed_cols::<MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
     }
 }
 
-/// The micro-kernel for the first M rows of a 4-row A panel: C (M × nr) += A · B over kc, one
+/// The micro-kernel for the first M rows of a 3-row A panel: C (M × nr) += A · B over kc, one
 /// accumulator per element from zero, then added to C (scalar.rs's order).
 ///
 /// # Safety
@@ -206,35 +213,21 @@ impl MicroKernel for Simd {
 #[inline(always)]
 unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, nr: usize) {
     let z = f32x4_splat(0.0);
-    let mut acc = [[z; 2]; M];
+    let mut acc = [[z; 3]; M];
     let (mut ap, mut bp) = (a, b);
     for _ in 0..kc {
-        let b0 = ld(bp);
-        let b1 = ld(bp.add(4));
+        let bv = [ld(bp), ld(bp.add(4)), ld(bp.add(8))];
         for (r, acc_r) in acc.iter_mut().enumerate() {
             let av = v128_load32_splat(ap.add(r) as *const u32);
-            acc_r[0] = f32x4_add(acc_r[0], f32x4_mul(av, b0));
-            acc_r[1] = f32x4_add(acc_r[1], f32x4_mul(av, b1));
+            for v in 0..3 {
+                acc_r[v] = f32x4_add(acc_r[v], f32x4_mul(av, bv[v]));
+            }
         }
         ap = ap.add(Simd::MR);
         bp = bp.add(Simd::NR);
     }
-    if nr == Simd::NR {
-        for (r, acc_r) in acc.iter().enumerate() {
-            let cr = c.add(r * ldc);
-            st(cr, f32x4_add(ld(cr), acc_r[0]));
-            st(cr.add(4), f32x4_add(ld(cr.add(4)), acc_r[1]));
-        }
-    } else {
-        // Edge tile: the same sums, added one by one (the same rounding as the vector add).
-        let mut tmp = [0.0f32; 8];
-        for (r, acc_r) in acc.iter().enumerate() {
-            st(tmp.as_mut_ptr(), acc_r[0]);
-            st(tmp.as_mut_ptr().add(4), acc_r[1]);
-            for (j, &t) in tmp.iter().enumerate().take(nr) {
-                *c.add(r * ldc + j) += t;
-            }
-        }
+    for (r, acc_r) in acc.iter().enumerate() {
+        gemm::add_vecs_to_c(c.add(r * ldc), &[V4(acc_r[0]), V4(acc_r[1]), V4(acc_r[2])], nr);
     }
 }
 
@@ -247,7 +240,7 @@ unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
-    gemm::packed_cols_2v::<V4, MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
+    gemm::packed_cols_v::<V4, 3, MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
 }
 
 // ---- few rows, B not packed (batch-1 and small-batch steps) ----

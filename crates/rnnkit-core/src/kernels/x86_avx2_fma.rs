@@ -315,7 +315,7 @@ unsafe fn tile_step<const M: usize, const FUSED: bool>(acc: &mut [[__m256; 2]; M
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
-    gemm::packed_cols_2v::<V8, MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
+    gemm::packed_cols_v::<V8, 2, MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
 }
 
 // ---- few rows, B not packed (batch-1 and small-batch steps) ----

@@ -241,7 +241,7 @@ unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: 
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
-    gemm::packed_cols_2v::<V16, MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
+    gemm::packed_cols_v::<V16, 2, MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
 }
 
 // ---- pointwise: pointwise.rs's kernels on 16 lanes ----
