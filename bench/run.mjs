@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// rnnkit benchmark suite: `npm run bench` (full, ~10-15 min) or `npm run bench -- --quick` (< 2 min).
+// rnnkit benchmark suite: `npm run bench` (full, ~20 min) or `npm run bench -- --quick` (< 2 min).
 //
 // Every (library, config) row runs in a fresh child process (bench/worker.mjs) so that thread
 // pools (onnxruntime, rnnkit native) and JIT/heap state never leak between rows. Results go to
@@ -454,7 +454,7 @@ async function main() {
 
   const rowDefs = rows(threadsApi, nativeLevel).filter((r) => !onlyRows || onlyRows.includes(r.id));
   const configs = RUN_ORDER.filter((c) => (!onlyConfigs || onlyConfigs.includes(c)) && !(QUICK && c === 'train-lstm-l'));
-  if (QUICK) result.notes.push('--quick: train-lstm-l not run; fewer samples per row; rows whose one unit would take over 3 s (projected from the same row on an earlier config) not run.');
+  if (QUICK) result.notes.push('--quick: train-lstm-l not run; fewer samples per row; rows whose one unit would take over 3 s (projected from the same row on an earlier config) not run; no products-alone ceiling and no head-to-head rounds (the targets are checked against the tables only).');
   result.rows = rowDefs.map(({ id, label, baseline, threads, batch }) => ({ id, label, baseline: !!baseline, threads: threads ?? 1, batch }));
   result.configs = {};
   const rate = {}; // row id -> { gflops, config } of its latest training config
@@ -523,18 +523,20 @@ async function main() {
   }
 
   // The ceiling of a training step: its matrix products alone, rnnkit's kernels and PyTorch's BLAS.
-  const ceilingConfigs = onlyRows && !onlyRows.includes('rnnkit-native-1t') ? [] : torchConfigs.filter((c) => TRAIN.includes(c));
+  // --quick skips this and the head-to-head rounds (about 70 s here): it checks that every row
+  // runs; its verdicts are the tables' own.
+  const ceilingConfigs = QUICK || (onlyRows && !onlyRows.includes('rnnkit-native-1t')) ? [] : torchConfigs.filter((c) => TRAIN.includes(c));
   if (ceilingConfigs.length) {
     log('matrix products of each training step alone (rnnkit-bench products, torch_bench.py --gemm) ...');
-    result.gemmCeiling = gemmCeiling(ceilingConfigs, torch.ok && !flag('no-torch'), QUICK ? 1 : 2, nativeLevel === 'avx2-fma');
+    result.gemmCeiling = gemmCeiling(ceilingConfigs, torch.ok && !flag('no-torch'), 2, nativeLevel === 'avx2-fma');
   }
 
   // The comparison targets again, both sides taking turns.
   const torchSettings = Object.fromEntries((result.torch?.settings ? Object.values(result.torch.settings) : []).map((s) => [s.id, s]));
-  const pairs = comparisonPairs(result, torchSettings);
+  const pairs = QUICK ? [] : comparisonPairs(result, torchSettings);
   if (pairs.length) {
     log(`head to head: ${pairs.length} comparisons, both sides taking turns ...`);
-    result.headToHead = await headToHead(pairs, rowDefs, torchSettings, QUICK ? 1 : 3);
+    result.headToHead = await headToHead(pairs, rowDefs, torchSettings, 3);
   }
 
   result.machine.loadavgEnd = os.loadavg().map((v) => +v.toFixed(2));

@@ -265,14 +265,16 @@ function renderTargets(r) {
     if (!p || p.median == null) return null;
     return `${p.median.toFixed(2)}× (${p.median >= want ? 'met' : 'not met'}; rounds ${p.ratios.map((v) => v.toFixed(2)).join(', ')})`;
   };
-  if (turns || r.headToHead) {
+  const withTurns = Boolean(turns || r.headToHead);
+  if (withTurns) {
     out.push(
       'Last column: the same target measured with both sides taking turns, seconds apart, so a drift of the machine\'s speed between the table rows cannot decide it. "% of peak": the rnnkit step of the ceiling section (Rust API, the work of the PyTorch step). Comparisons: the median over the head-to-head rounds of (their time ÷ ours), each round\'s ratio listed. The "met" column is the verdict of the tables.',
       '',
     );
   }
-  out.push('| target | measured | met | both sides taking turns |', '|---|---|---|---|');
-  const line = (what, got, ok, turn) => out.push(`| ${what} | ${got ?? 'not measured'} | ${got == null ? 'n/a' : ok ? 'yes' : '**no**'} | ${turn ?? '—'} |`);
+  // Without a ceiling section or head-to-head rounds (--quick), no last column.
+  out.push(withTurns ? '| target | measured | met | both sides taking turns |' : '| target | measured | met |', withTurns ? '|---|---|---|---|' : '|---|---|---|');
+  const line = (what, got, ok, turn) => out.push(`| ${what} | ${got ?? 'not measured'} | ${got == null ? 'n/a' : ok ? 'yes' : '**no**'} |${withTurns ? ` ${turn ?? '—'} |` : ''}`);
   const pct = { 'train-lstm-s': 65, 'train-lstm-m': 75, 'train-lstm-l': 85, 'train-gru-m': 75 };
   const vsTorch1 = { 'train-lstm-s': 1.7, 'train-lstm-m': 1.4, 'train-lstm-l': 1.05, 'train-gru-m': 1.4 };
   for (const [c, want] of Object.entries(pct)) {
