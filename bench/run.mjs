@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// rnnkit benchmark suite: `npm run bench` (full, ~20 min) or `npm run bench -- --quick` (< 2 min).
+// rnnkit benchmark suite: `npm run bench` (full, ~25 min) or `npm run bench -- --quick` (< 2 min).
 //
 // Every (library, config) row runs in a fresh child process (bench/worker.mjs) so that thread
 // pools (onnxruntime, rnnkit native) and JIT/heap state never leak between rows. Results go to
@@ -536,7 +536,8 @@ async function main() {
   const pairs = QUICK ? [] : comparisonPairs(result, torchSettings);
   if (pairs.length) {
     log(`head to head: ${pairs.length} comparisons, both sides taking turns ...`);
-    result.headToHead = await headToHead(pairs, rowDefs, torchSettings, 3);
+    // Five rounds: with three, one slow minute of this VM moved a median across a target.
+    result.headToHead = await headToHead(pairs, rowDefs, torchSettings, 5);
   }
 
   result.machine.loadavgEnd = os.loadavg().map((v) => +v.toFixed(2));
