@@ -332,7 +332,7 @@ function comparisonPairs(result, torchSettings) {
  * round gives one ratio (their median ÷ ours); the verdict is the median of the rounds' ratios.
  */
 async function headToHead(pairs, rowDefs, torchSettings, rounds) {
-  const budgetMs = QUICK ? 300 : 1500;
+  const budgetMs = 1500; // full runs only (--quick has no head-to-head rounds)
   const out = { rounds, budgetMs, minSamples: PLAN.minSamples, configs: {}, pairs: [] };
   const sideKey = (p, side) => (side === 'theirs' && p.torch ? `${p.theirs}@${p.torch}` : p[side]);
   for (const c of [...new Set(pairs.map((p) => p.config))]) {
