@@ -485,6 +485,11 @@ async function main() {
   // PyTorch anchor (optional).
   const torch = torchAvailable();
   result.torch = { available: torch.ok, ...(torch.ok ? { version: torch.version, blas: blasLibrary() } : { why: torch.why }) };
+  // Debian's python3-torch does not pull in OpenBLAS: without it torch.mm runs the reference
+  // (netlib) BLAS, 10-20x slower here, which would make PyTorch an anchor nobody uses.
+  if (torch.ok && /\/blas\/libblas\.so/.test(result.torch.blas ?? '')) {
+    result.torch = { available: false, why: `PyTorch would multiply with the reference BLAS (${result.torch.blas}), not OpenBLAS; install it (apt-get install -y libopenblas0-pthread) for a fair anchor` };
+  }
   const torchConfigs = configs.filter((c) => !(QUICK && c === 'train-lstm-l'));
   if (flag('no-torch')) result.torch = { available: false, why: '--no-torch' };
   else if (torch.ok && torchConfigs.length) {
