@@ -210,20 +210,8 @@ unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: 
         ap = ap.add(Avx512::MR);
         bp = bp.add(Avx512::NR);
     }
-    if nr == Avx512::NR {
-        for (r, acc_r) in acc.iter().enumerate() {
-            let cr = c.add(r * ldc);
-            _mm512_storeu_ps(cr, _mm512_add_ps(_mm512_loadu_ps(cr), *acc_r));
-        }
-    } else {
-        // Edge tile: the same sums, added one by one (the same rounding as the vector add).
-        let mut tmp = [0.0f32; 16];
-        for (r, acc_r) in acc.iter().enumerate() {
-            _mm512_storeu_ps(tmp.as_mut_ptr(), *acc_r);
-            for (j, &t) in tmp.iter().enumerate().take(nr) {
-                *c.add(r * ldc + j) += t;
-            }
-        }
+    for (r, &acc_r) in acc.iter().enumerate() {
+        gemm::add_vecs_to_c::<V16, 1>(c.add(r * ldc), &[V16(acc_r)], nr);
     }
 }
 
