@@ -170,6 +170,8 @@ pub(crate) fn check_gemm(c: usize, ldc: usize, a: usize, lda: usize, a_trans: bo
 thread_local! {
     /// Packing buffers of this thread (A block, B block), kept between calls.
     static BUFS: RefCell<(AlignedVec, AlignedVec)> = const { RefCell::new((AlignedVec::new(), AlignedVec::new())) };
+    /// All of A, packed by the calling thread for the parts of a column-split call (`PackedA`).
+    static SHARED_A: RefCell<AlignedVec> = const { RefCell::new(AlignedVec::new()) };
 }
 
 /// Stored rows of a transposed A that `pack_a` copies together (and asks the cache for ahead).
@@ -193,6 +195,31 @@ unsafe fn prefetch_span(p: *const f32, len: usize) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (p, len);
+}
+
+/// dst[p·rows + r] = src[r·ld + p] for r < rows, p < kc: `rows` stored rows become the columns
+/// of a kc × rows panel. Walks k in runs that end where the source's 64-byte lines end and copies
+/// each row's run in turn, so every source line is read once, whole. (Reading one value of every
+/// row per k step instead loses the lines between steps when the rows share an L1 set, as rows
+/// 4 KiB apart do: the LSTM gates at H = 256; that made packing half of a 2-thread step product.)
+///
+/// # Safety
+/// `src` holds rows × kc values at stride ld; `dst` holds kc · rows values.
+#[inline(always)]
+unsafe fn transpose_rows(dst: *mut f32, src: *const f32, ld: usize, rows: usize, kc: usize) {
+    const LINE: usize = 64 / std::mem::size_of::<f32>();
+    let mut p = 0;
+    while p < kc {
+        let run = (LINE - (src.add(p) as usize / std::mem::size_of::<f32>()) % LINE).min(kc - p);
+        for r in 0..rows {
+            let s = src.add(r * ld + p);
+            let d = dst.add(p * rows + r);
+            for q in 0..run {
+                *d.add(q * rows) = *s.add(q);
+            }
+        }
+        p += run;
+    }
 }
 
 /// Packs A rows i0..i0+mc, columns p0..p0+kc into MR-tall panels (kc × MR, zero rows past mc).
@@ -243,14 +270,7 @@ unsafe fn pack_a<K: MicroKernel>(dst: &mut [f32], a: View, i0: usize, mc: usize,
         let mr = K::MR.min(mc - ir);
         let panel = &mut dst[off..off + kc * K::MR];
         if mr == K::MR {
-            // All MR rows at once: MR parallel read streams, one sequential write stream.
-            let src = a.ptr.add((i0 + ir) * a.ld + p0);
-            let d = panel.as_mut_ptr();
-            for p in 0..kc {
-                for r in 0..K::MR {
-                    *d.add(p * K::MR + r) = *src.add(r * a.ld + p);
-                }
-            }
+            transpose_rows(panel.as_mut_ptr(), a.ptr.add((i0 + ir) * a.ld + p0), a.ld, K::MR, kc);
         } else {
             for r in 0..K::MR {
                 if r < mr {
@@ -281,15 +301,8 @@ unsafe fn pack_b<K: MicroKernel>(dst: &mut [f32], b: View, p0: usize, kc: usize,
         let nr = K::NR.min(nc - jr);
         let panel = &mut dst[off..off + kc * K::NR];
         if b.trans && nr == K::NR {
-            // B(p, j) = b[j·ld + p]: each stored row is one column of the panel; read all NR
-            // rows at once (parallel streams), write the panel sequentially.
-            let src = b.ptr.add((j0 + jr) * b.ld + p0);
-            let d = panel.as_mut_ptr();
-            for p in 0..kc {
-                for cidx in 0..K::NR {
-                    *d.add(p * K::NR + cidx) = *src.add(cidx * b.ld + p);
-                }
-            }
+            // B(p, j) = b[j·ld + p]: each stored row is one column of the panel.
+            transpose_rows(panel.as_mut_ptr(), b.ptr.add((j0 + jr) * b.ld + p0), b.ld, K::NR, kc);
         } else if b.trans {
             for cidx in 0..K::NR {
                 if cidx < nr {
@@ -367,7 +380,7 @@ fn seg_starts<K: MicroKernel>(segs: &[Seg]) -> ([usize; MAX_SEGS], usize) {
 /// # Safety
 /// Every segment's operands checked for (m, its n, k), A for (m, k); the CPU runs `K`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn block<K: MicroKernel>(segs: &[Seg], a: View, i0: usize, i1: usize, j0: usize, j1: usize, k: usize) {
+unsafe fn block<K: MicroKernel>(segs: &[Seg], a: View, packed_a: Option<PackedA>, i0: usize, i1: usize, j0: usize, j1: usize, k: usize) {
     let (starts, _) = seg_starts::<K>(segs);
     BUFS.with(|bufs| {
         let mut bufs = bufs.borrow_mut();
@@ -403,7 +416,14 @@ unsafe fn block<K: MicroKernel>(segs: &[Seg], a: View, i0: usize, i1: usize, j0:
                 let mut ic = i0;
                 while ic < i1 {
                     let mc = K::MC.min(i1 - ic);
-                    pack_a::<K>(abuf, a, ic, mc, pc, kc);
+                    let ap = match packed_a {
+                        // All of A packed ahead (one MC block: ic = 0): block pc follows pc · m_pad values.
+                        Some(pa) => pa.ptr.add(pc * pa.m_pad),
+                        None => {
+                            pack_a::<K>(abuf, a, ic, mc, pc, kc);
+                            abuf.as_ptr()
+                        }
+                    };
                     for (s, seg) in segs.iter().enumerate() {
                         let (l0, l1) = match parts[s] {
                             Some(r) => r,
@@ -415,7 +435,7 @@ unsafe fn block<K: MicroKernel>(segs: &[Seg], a: View, i0: usize, i1: usize, j0:
                             let mut ir = 0;
                             while ir < mc {
                                 let mr = K::MR.min(mc - ir);
-                                K::tile(kc, abuf.as_ptr().add(ir * kc), bps[s].add((jr - l0) * kc), seg.c.add((ic + ir) * seg.ldc + jr), seg.ldc, mr, nr);
+                                K::tile(kc, ap.add(ir * kc), bps[s].add((jr - l0) * kc), seg.c.add((ic + ir) * seg.ldc + jr), seg.ldc, mr, nr);
                                 ir += K::MR;
                             }
                             jr += K::NR;
@@ -564,20 +584,52 @@ pub(crate) unsafe fn gemm_segs<K: MicroKernel>(a: View, segs: &[Seg], m: usize, 
     let threads = pool::threads();
     let parts = (threads * PARTS_PER_THREAD).min(units).min((m * n_all * k / MIN_WORK_PER_THREAD).max(1));
     if threads <= 1 || parts <= 1 {
-        block::<K>(segs, a, 0, m, 0, width, k);
+        block::<K>(segs, a, None, 0, m, 0, width, k);
+        return;
+    }
+    if by_cols && m <= K::MC {
+        // Every part needs all of A: pack it once, here, for all of them. (Each part packing it
+        // again, about three per thread, cost a third of a 2-thread step product at m = 32.)
+        SHARED_A.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            let m_pad = (m + K::MR - 1) / K::MR * K::MR;
+            buf.grow(m_pad * k);
+            let mut pc = 0;
+            while pc < k {
+                let kc = K::KC.min(k - pc);
+                pack_a::<K>(&mut buf[pc * m_pad..], a, 0, m, pc, kc);
+                pc += kc;
+            }
+            let pa = PackedA { ptr: buf.as_ptr(), m_pad };
+            let ops = Operands { a };
+            pool::run(parts, &|part| {
+                let (u0, u1) = (units * part / parts, units * (part + 1) / parts);
+                block::<K>(segs, ops.a(), Some(pa), 0, m, u0 * K::NR, u1 * K::NR, k);
+            });
+        });
         return;
     }
     let ops = Operands { a };
     pool::run(parts, &|part| {
         let (u0, u1) = (units * part / parts, units * (part + 1) / parts);
         if by_cols {
-            block::<K>(segs, ops.a(), 0, m, u0 * K::NR, u1 * K::NR, k);
+            block::<K>(segs, ops.a(), None, 0, m, u0 * K::NR, u1 * K::NR, k);
         } else {
             let (i0, i1) = (u0 * K::MR, (u1 * K::MR).min(m));
-            block::<K>(segs, ops.a(), i0, i1, 0, width, k);
+            block::<K>(segs, ops.a(), None, i0, i1, 0, width, k);
         }
     });
 }
+
+/// All of A (m ≤ MC rows) packed by `gemm_segs` for the parts of one call, read only: its k
+/// blocks one after another, each m_pad × kc.
+#[derive(Clone, Copy)]
+struct PackedA {
+    ptr: *const f32,
+    m_pad: usize,
+}
+unsafe impl Send for PackedA {}
+unsafe impl Sync for PackedA {}
 
 /// A level's `gemm_tn_shared` (see `TnOut`): the outputs the loop nest takes (more than
 /// FEW_ROWS rows, not small) go through it together with micro-kernel `K`, each block of Aᵀ
