@@ -291,6 +291,32 @@ function gemmCeiling(configs, withTorch, rounds, withFused) {
 }
 
 /**
+ * infer-lstm-seq at 1 thread against what bounds it (bench/rust `rnnkit-bench seqfloor`): the
+ * forward taking turns with its two products alone (the input projection of all steps; the
+ * per-step recurrent product, which reads all of W_hh every step) and with a plain read of as
+ * many bytes as W_hh. `rounds` processes, each number the best of its rounds.
+ */
+function seqFloor(rounds) {
+  const bin = join(root, 'target', 'release', 'rnnkit-bench');
+  if (!existsSync(bin)) return { error: 'bench/rust was not built (target/release/rnnkit-bench missing)' };
+  let out = null;
+  for (let round = 0; round < rounds; round++) {
+    const r = spawnSync(bin, ['seqfloor'], { encoding: 'utf8', timeout: 120_000 });
+    let v;
+    try {
+      v = JSON.parse(r.stdout.split('\n').find((l) => l.startsWith('{')));
+    } catch {
+      return out ?? { error: `rnnkit-bench seqfloor failed: ${(r.stderr || r.error?.message || 'no output').trim().slice(0, 200)}` };
+    }
+    const timed = ['forwardMs', 'projectionUs', 'stepProductUs', 'readUs'];
+    out = out ? { ...v, ...Object.fromEntries(timed.map((k) => [k, Math.min(v[k], out[k])])) } : v;
+  }
+  out.rounds = rounds;
+  log(`infer-lstm-seq 1 thread: forward ${fmtMs(out.forwardMs)}, projection alone ${fmtMs(out.projectionUs / 1000)}, recurrent product alone ${out.stepProductUs.toFixed(1)} µs/step, plain read of W_hh ${out.readUs.toFixed(1)} µs`);
+  return out;
+}
+
+/**
  * The comparison targets of issue 3 that this run can check: (config, our row, their row), their
  * row an onnxruntime row or 'torch-1t' / 'torch-best' (PyTorch at the setting the rows used; for
  * the best multi-core setting, the one that won this config). Only pairs whose two rows ran.
@@ -534,6 +560,12 @@ async function main() {
   if (ceilingConfigs.length) {
     log('matrix products of each training step alone (rnnkit-bench products, torch_bench.py --gemm) ...');
     result.gemmCeiling = gemmCeiling(ceilingConfigs, torch.ok && !flag('no-torch'), 2, nativeLevel === 'avx2-fma');
+  }
+
+  // infer-lstm-seq at 1 thread against its floor (products alone, a plain read of W_hh).
+  if (!QUICK && (!onlyRows || onlyRows.includes('rnnkit-native-1t')) && result.configs['infer-lstm-seq']) {
+    log('infer-lstm-seq: its products alone and a plain read of its weights (rnnkit-bench seqfloor) ...');
+    result.seqFloor = seqFloor(2);
   }
 
   // The comparison targets again, both sides taking turns.

@@ -162,6 +162,7 @@ export function renderMarkdown(r) {
   }
 
   L.push(...renderCeiling(r));
+  L.push(...renderSeqFloor(r));
   L.push(...renderHeadToHead(r));
   L.push(...renderTargets(r), '');
 
@@ -217,6 +218,33 @@ function renderCeiling(r) {
   }
   if (g.rnnkit?.error) out.push(`rnnkit products: ${g.rnnkit.error}`, '');
   if (g.torch?.error) out.push(`PyTorch products: ${g.torch.error}`, '');
+  return out;
+}
+
+/** infer-lstm-seq at 1 thread against its floor: its products alone and a plain read of W_hh (see seqFloor in run.mjs). */
+function renderSeqFloor(r) {
+  const f = r.seqFloor;
+  if (!f) return [];
+  const out = ['## infer-lstm-seq, 1 thread: the floor', ''];
+  if (f.error) return [...out, `Not measured: ${f.error}`, ''];
+  const mib = f.weightBytes / 2 ** 20;
+  const gbs = (us) => `${(f.weightBytes / us / 1e3).toFixed(1)} GB/s`;
+  const floorMs = f.projectionUs / 1000 + (f.steps * f.stepProductUs) / 1000;
+  const g = 4 * f.hidden; // LSTM gates
+  const projFlops = 2 * f.steps * g * f.inputSize;
+  out.push(
+    `At batch 1 every step multiplies h by all of W_hh (${mib} MiB of f32 here): 2 flops per 4 bytes read, so the step runs at the speed this core reads that memory, not at its FMA peak, and the steps cannot overlap (each needs the h of the one before). Timed at 1 thread in one process (bench/rust \`rnnkit-bench seqfloor\`, ${f.level} kernels), taking turns, ${f.rounds} processes × 3 rounds, best of each: the forward as the tables run it (weights packed ahead, no cache), its two products alone on warm operands, and a plain read of as many bytes as W_hh (a sum in 4 KiB blocks, alternate passes in reverse, as the product walks its panels). Floor = the projection + ${f.steps} × the recurrent product: the forward with no pointwise work, copies or sequencing.`,
+    '',
+  );
+  out.push('| part | time | rate |', '|---|---|---|');
+  out.push(`| input projection alone (x·W_ihᵀ, ${f.steps}×${g}×${f.inputSize}, once) | ${fmtTime(f.projectionUs / 1000)} | ${fmtG(projFlops / (f.projectionUs * 1e3))} GFLOP/s |`);
+  out.push(`| recurrent product alone (h·W_hhᵀ, 1×${g}×${f.hidden}), per step | ${f.stepProductUs.toFixed(1)} µs | ${gbs(f.stepProductUs)} of weights |`);
+  out.push(`| plain read of ${mib} MiB, per pass | ${f.readUs.toFixed(1)} µs | ${gbs(f.readUs)} |`);
+  out.push(`| floor: projection + ${f.steps} × recurrent product | ${fmtTime(floorMs)} | |`);
+  out.push(`| rnnkit forward, same process | ${fmtTime(f.forwardMs)} | floor ÷ forward ${((100 * floorMs) / f.forwardMs).toFixed(0)}% |`);
+  const ort = r.configs?.['infer-lstm-seq']?.rows?.['ort-node-1t']?.medianMs;
+  if (ort) out.push(`| onnxruntime-node, 1 thread (table above, Node) | ${fmtTime(ort)} | floor ÷ it ${((100 * floorMs) / ort).toFixed(0)}% |`);
+  out.push('');
   return out;
 }
 

@@ -17,6 +17,9 @@
 //!   cargo run --release -p rnnkit-bench -- products   each training config's step products alone
 //!                                                    and the whole step (with MSE and SGD, as
 //!                                                    PyTorch's), 1 thread, JSON (the GEMM ceiling)
+//!   cargo run --release -p rnnkit-bench -- seqfloor   infer-lstm-seq's forward, its two products
+//!                                                    alone and a plain read of W_hh's bytes, 1
+//!                                                    thread, JSON (the floor section)
 //!
 //! Env RNNKIT_FUSED=1 turns on the opt-in fused multiply-add products (kernels::set_fused).
 //!
@@ -398,11 +401,7 @@ fn products(only: Option<&str>) {
         step();
         for _ in 0..3 {
             best_step = best_step.min(round(0.3, &mut step));
-            for q in 0..cases.len() {
-                let (c, (a, bm), pb) = (&cases[q], &ops[q], packs[q].as_ref());
-                let cbuf = &mut outs[q];
-                best[q] = best[q].min(round(0.2, || run(t, c, cbuf, a, bm, pb)));
-            }
+            products_round(t, &cases, &ops, &packs, &mut outs, &mut best);
         }
         keep(&output);
         let mut rows = Vec::new();
@@ -414,6 +413,109 @@ fn products(only: Option<&str>) {
         }
         println!("{{\"config\":\"{}\",\"level\":\"{}\",\"ms\":{:.4},\"stepMs\":{:.4},\"products\":[{}]}}", name, t.level.name(), total * 1e3, best_step * 1e3, rows.join(","));
     }
+}
+
+/// One round of each product alone (warm operands, at least 0.2 s each): best[q] keeps the
+/// fastest seconds per call of product q.
+fn products_round(t: &Kernels, cases: &[Case], ops: &[(Vec<f32>, Vec<f32>)], packs: &[Option<PackedB<'_, f32>>], outs: &mut [Vec<f32>], best: &mut [f64]) {
+    for q in 0..cases.len() {
+        let (c, (a, bm), pb) = (&cases[q], &ops[q], packs[q].as_ref());
+        let cbuf = &mut outs[q];
+        best[q] = best[q].min(round(0.2, || run(t, c, cbuf, a, bm, pb)));
+    }
+}
+
+/// `seqfloor`: infer-lstm-seq at 1 thread against what bounds it. The forward over the sequence
+/// (weights packed ahead, no cache, as the TS layer runs it), taking turns in rounds with its two
+/// products alone on warm operands (the input projection of all steps; the per-step recurrent
+/// product, whose packed weights are read whole every step) and with a plain read of as many
+/// bytes as those weights (best of 3 rounds each). One JSON line.
+fn seq_floor() {
+    let &(_, _, i, h, _, steps) = TRAIN.iter().find(|c| c.0 == "infer-lstm-seq (fwd)").unwrap();
+    let t = kernels::get();
+    pool::set_threads(1).unwrap();
+    let cfg = RnnConfig { cell: CellKind::Lstm, input_size: i, hidden_size: h, proj_size: 0, num_layers: 1, bidirectional: false, bias: true, batch_first: false };
+    let mut rng = Rng(3);
+    let params: Vec<f32> = rng.vec(cfg.param_count()).into_iter().map(|v| v * 0.06).collect();
+    let input = rng.vec(steps * i);
+    let (mut output, mut h_n, mut c_n) = (vec![0.0; steps * h], vec![0.0; h], vec![0.0; h]);
+    let mut prepacked = vec![0.0; prepack::packed_weights_len(&cfg).unwrap()];
+    prepack::pack_weights(&cfg, &params, &mut prepacked).unwrap();
+    let mut forward = || {
+        let bufs = SeqBuffers { params: &params, input: &input, lengths: None, h0: None, c0: None, output: &mut output, h_n: &mut h_n, c_n: Some(&mut c_n), cache: None };
+        seq_forward_packed(&cfg, None, steps, 1, bufs, Some(&prepacked)).unwrap();
+    };
+    let cases = [Case { name: "x·W_ihᵀ, all steps", op: Op::NTPacked, m: steps, n: 4 * h, k: i }, Case { name: "h·W_hhᵀ, per step", op: Op::NTPacked, m: 1, n: 4 * h, k: h }];
+    let ops: Vec<(Vec<f32>, Vec<f32>)> = cases.iter().map(|c| operands(c, &mut Rng(7))).collect();
+    let packs: Vec<Option<PackedB<'_, f32>>> = cases.iter().zip(&ops).map(|(c, o)| packed(t, c, &o.1)).collect();
+    let mut outs: Vec<Vec<f32>> = cases.iter().map(|c| vec![0.0f32; c.m * c.n]).collect();
+    let weights = vec![1e-3f32; 4 * h * h];
+    let mut reverse = false;
+    let mut sink = 0.0f32;
+    let mut read = || {
+        // Alternate directions, as the recurrent product walks its panels.
+        sink += read_all(&weights, reverse);
+        reverse = !reverse;
+    };
+    forward();
+    let (mut best_fwd, mut best_read) = (f64::INFINITY, f64::INFINITY);
+    let mut best = [f64::INFINITY; 2];
+    for _ in 0..3 {
+        best_fwd = best_fwd.min(round(0.3, &mut forward));
+        products_round(t, &cases, &ops, &packs, &mut outs, &mut best);
+        best_read = best_read.min(round(0.2, &mut read));
+    }
+    keep(&output);
+    keep(&outs[0]);
+    keep(&outs[1]);
+    keep(&[sink]);
+    println!(
+        "{{\"config\":\"infer-lstm-seq\",\"level\":\"{}\",\"threads\":1,\"inputSize\":{},\"hidden\":{},\"steps\":{},\"forwardMs\":{:.4},\"projectionUs\":{:.3},\"stepProductUs\":{:.3},\"weightBytes\":{},\"readUs\":{:.3}}}",
+        t.level.name(),
+        i,
+        h,
+        steps,
+        best_fwd * 1e3,
+        best[0] * 1e6,
+        best[1] * 1e6,
+        weights.len() * 4,
+        best_read * 1e6
+    );
+}
+
+/// The sum of x, read once in 4 KiB blocks (last block first when `reverse`): eight 8-lane
+/// partial sums, so the loads, not the adds, set the pace. AVX2 where the CPU has it.
+fn read_all(x: &[f32], reverse: bool) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { read_all_avx2(x, reverse) };
+        }
+    }
+    read_all_plain(x, reverse)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn read_all_avx2(x: &[f32], reverse: bool) -> f32 {
+    read_all_plain(x, reverse)
+}
+
+#[inline(always)]
+fn read_all_plain(x: &[f32], reverse: bool) -> f32 {
+    const BLOCK: usize = 1024;
+    let blocks = x.len() / BLOCK;
+    let mut acc = [0.0f32; 64];
+    for q in 0..blocks {
+        let q = if reverse { blocks - 1 - q } else { q };
+        for chunk in x[q * BLOCK..(q + 1) * BLOCK].chunks_exact(64) {
+            for (a, v) in acc.iter_mut().zip(chunk) {
+                *a += *v;
+            }
+        }
+    }
+    acc.iter().sum()
 }
 
 /// `cells [NAME]`: the pointwise kernels alone (σ, tanh and the cell steps; NAME: only those
@@ -504,6 +606,10 @@ fn main() {
     }
     if arg == "products" {
         products(std::env::args().nth(2).as_deref());
+        return;
+    }
+    if arg == "seqfloor" {
+        seq_floor();
         return;
     }
     if arg == "pool" {
