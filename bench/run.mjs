@@ -306,12 +306,13 @@ function seqFloor(rounds) {
     try {
       v = JSON.parse(r.stdout.split('\n').find((l) => l.startsWith('{')));
     } catch {
-      return out ?? { error: `rnnkit-bench seqfloor failed: ${(r.stderr || r.error?.message || 'no output').trim().slice(0, 200)}` };
+      if (out) break; // keep the rounds that ran
+      return { error: `rnnkit-bench seqfloor failed: ${(r.stderr || r.error?.message || 'no output').trim().slice(0, 200)}` };
     }
     const timed = ['forwardMs', 'projectionUs', 'stepProductUs', 'readUs'];
     out = out ? { ...v, ...Object.fromEntries(timed.map((k) => [k, Math.min(v[k], out[k])])) } : v;
+    out.rounds = round + 1;
   }
-  out.rounds = rounds;
   log(`infer-lstm-seq 1 thread: forward ${fmtMs(out.forwardMs)}, projection alone ${fmtMs(out.projectionUs / 1000)}, recurrent product alone ${out.stepProductUs.toFixed(1)} µs/step, plain read of W_hh ${out.readUs.toFixed(1)} µs`);
   return out;
 }
