@@ -291,29 +291,31 @@ function gemmCeiling(configs, withTorch, rounds, withFused) {
 }
 
 /**
- * infer-lstm-seq at 1 thread against what bounds it (bench/rust `rnnkit-bench seqfloor`): the
+ * infer-lstm-seq at `threads` against what bounds it (bench/rust `rnnkit-bench seqfloor`): the
  * forward taking turns with its two products alone (the input projection of all steps; the
- * per-step recurrent product, which reads all of W_hh every step) and with a plain read of as
- * many bytes as W_hh. `rounds` processes, each number the best of its rounds.
+ * per-step recurrent product, which reads all of W_hh every step), with a plain read of as many
+ * bytes as W_hh and, above 1 thread, with one thread's share of the recurrent product alone.
+ * `rounds` processes, each number the best of its rounds.
  */
-function seqFloor(rounds) {
+function seqFloor(rounds, threads) {
   const bin = join(root, 'target', 'release', 'rnnkit-bench');
   if (!existsSync(bin)) return { error: 'bench/rust was not built (target/release/rnnkit-bench missing)' };
   let out = null;
   for (let round = 0; round < rounds; round++) {
-    const r = spawnSync(bin, ['seqfloor'], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(bin, ['seqfloor', String(threads)], { encoding: 'utf8', timeout: 120_000 });
     let v;
     try {
       v = JSON.parse(r.stdout.split('\n').find((l) => l.startsWith('{')));
     } catch {
       if (out) break; // keep the rounds that ran
-      return { error: `rnnkit-bench seqfloor failed: ${(r.stderr || r.error?.message || 'no output').trim().slice(0, 200)}` };
+      return { threads, error: `rnnkit-bench seqfloor ${threads} failed: ${(r.stderr || r.error?.message || 'no output').trim().slice(0, 200)}` };
     }
-    const timed = ['forwardMs', 'projectionUs', 'stepProductUs', 'readUs'];
+    const timed = ['forwardMs', 'projectionUs', 'stepProductUs', 'readUs', 'shareProductUs'].filter((k) => k in v);
     out = out ? { ...v, ...Object.fromEntries(timed.map((k) => [k, Math.min(v[k], out[k])])) } : v;
     out.rounds = round + 1;
   }
-  log(`infer-lstm-seq 1 thread: forward ${fmtMs(out.forwardMs)}, projection alone ${fmtMs(out.projectionUs / 1000)}, recurrent product alone ${out.stepProductUs.toFixed(1)} µs/step, plain read of W_hh ${out.readUs.toFixed(1)} µs`);
+  const share = out.shareProductUs ? `, one thread's share alone ${out.shareProductUs.toFixed(1)} µs` : '';
+  log(`infer-lstm-seq ${threads} thread${threads > 1 ? 's' : ''}: forward ${fmtMs(out.forwardMs)}, projection alone ${fmtMs(out.projectionUs / 1000)}, recurrent product alone ${out.stepProductUs.toFixed(1)} µs/step${share}, plain read of W_hh ${out.readUs.toFixed(1)} µs`);
   return out;
 }
 
@@ -563,10 +565,10 @@ async function main() {
     result.gemmCeiling = gemmCeiling(ceilingConfigs, torch.ok && !flag('no-torch'), 2, nativeLevel === 'avx2-fma');
   }
 
-  // infer-lstm-seq at 1 thread against its floor (products alone, a plain read of W_hh).
+  // infer-lstm-seq at 1 thread and all cores against its floor (products alone, a plain read of W_hh).
   if (!QUICK && (!onlyRows || onlyRows.includes('rnnkit-native-1t')) && result.configs['infer-lstm-seq']) {
     log('infer-lstm-seq: its products alone and a plain read of its weights (rnnkit-bench seqfloor) ...');
-    result.seqFloor = seqFloor(2);
+    result.seqFloors = (CORES > 1 ? [1, CORES] : [1]).map((t) => seqFloor(2, t));
   }
 
   // The comparison targets again, both sides taking turns.

@@ -221,29 +221,39 @@ function renderCeiling(r) {
   return out;
 }
 
-/** infer-lstm-seq at 1 thread against its floor: its products alone and a plain read of W_hh (see seqFloor in run.mjs). */
+/** infer-lstm-seq at 1 thread and at all cores against its floor: its products alone and a plain read of W_hh (see seqFloor in run.mjs). */
 function renderSeqFloor(r) {
-  const f = r.seqFloor;
-  if (!f) return [];
-  const out = ['## infer-lstm-seq, 1 thread: the floor', ''];
-  if (f.error) return [...out, `Not measured: ${f.error}`, ''];
-  const mib = f.weightBytes / 2 ** 20;
-  const gbs = (us) => `${(f.weightBytes / us / 1e3).toFixed(1)} GB/s`;
-  const floorMs = f.projectionUs / 1000 + (f.steps * f.stepProductUs) / 1000;
-  const g = 4 * f.hidden; // LSTM gates
-  const projFlops = 2 * f.steps * g * f.inputSize;
+  const all = r.seqFloors ?? (r.seqFloor ? [r.seqFloor] : []);
+  if (!all.length) return [];
+  const fs = all.filter((f) => !f.error);
+  const threadsLabel = (t) => `${t} thread${t > 1 ? 's' : ''}`;
+  const out = [`## infer-lstm-seq, ${all.map((f) => threadsLabel(f.threads ?? 1)).join(' and ')}: the floor`, ''];
+  for (const f of all.filter((x) => x.error)) out.push(`${threadsLabel(f.threads ?? 1)}: not measured: ${f.error}`, '');
+  if (!fs.length) return out;
+  const f1 = fs[0];
+  const mib = f1.weightBytes / 2 ** 20;
+  const gbs = (bytes, us) => `${(bytes / us / 1e3).toFixed(1)} GB/s`;
+  const floorMs = (f) => f.projectionUs / 1000 + (f.steps * f.stepProductUs) / 1000;
+  const g = 4 * f1.hidden; // LSTM gates
+  const projFlops = 2 * f1.steps * g * f1.inputSize;
+  const multi = fs.find((f) => f.threads > 1);
   out.push(
-    `At batch 1 every step multiplies h by all of W_hh (${mib} MiB of f32 here): 2 flops per 4 bytes read, so the step runs at the speed this core reads that memory, not at its FMA peak, and the steps cannot overlap (each needs the h of the one before). Timed at 1 thread in one process (bench/rust \`rnnkit-bench seqfloor\`, ${f.level} kernels), taking turns, ${f.rounds} processes × 3 rounds, best of each: the forward as the tables run it (weights packed ahead, no cache), its two products alone on warm operands, and a plain read of as many bytes as W_hh (a sum in 4 KiB blocks, alternate passes in reverse, as the product walks its panels). Floor = the projection + ${f.steps} × the recurrent product: the forward with no pointwise work, copies or sequencing.`,
+    `At batch 1 every step multiplies h by all of W_hh (${mib} MiB of f32 here): 2 flops per 4 bytes read, so the step runs at the speed the cores read that memory, not at their FMA peak, and the steps cannot overlap (each needs the h of the one before). Timed in one process per thread count (bench/rust \`rnnkit-bench seqfloor\`, ${f1.level} kernels), taking turns, ${f1.rounds} processes × 3 rounds, best of each: the forward as the tables run it (weights packed ahead, no cache), its two products alone on warm operands, and a plain read of as many bytes as W_hh on one thread (a sum in 4 KiB blocks, alternate passes in reverse, as the product walks its panels). Floor = the projection + ${f1.steps} × the recurrent product: the forward with no pointwise work, copies or sequencing.` +
+      (multi
+        ? ` At ${multi.threads} threads each thread multiplies by the same share of W_hh's columns every step (${(mib / multi.threads).toFixed(2)} MiB, which stays in that core's cache), with one hand-off between the threads per step; "one thread's share alone" times one share on one thread with no hand-off. At batch 1 the cell of a step (σ/tanh, state update) runs on one thread.`
+        : ''),
     '',
   );
-  out.push('| part | time | rate |', '|---|---|---|');
-  out.push(`| input projection alone (x·W_ihᵀ, ${f.steps}×${g}×${f.inputSize}, once) | ${fmtTime(f.projectionUs / 1000)} | ${fmtG(projFlops / (f.projectionUs * 1e3))} GFLOP/s |`);
-  out.push(`| recurrent product alone (h·W_hhᵀ, 1×${g}×${f.hidden}), per step | ${f.stepProductUs.toFixed(1)} µs | ${gbs(f.stepProductUs)} of weights |`);
-  out.push(`| plain read of ${mib} MiB, per pass | ${f.readUs.toFixed(1)} µs | ${gbs(f.readUs)} |`);
-  out.push(`| floor: projection + ${f.steps} × recurrent product | ${fmtTime(floorMs)} | |`);
-  out.push(`| rnnkit forward, same process | ${fmtTime(f.forwardMs)} | floor ÷ forward ${((100 * floorMs) / f.forwardMs).toFixed(0)}% |`);
-  const ort = r.configs?.['infer-lstm-seq']?.rows?.['ort-node-1t']?.medianMs;
-  if (ort) out.push(`| onnxruntime-node, 1 thread (table above, Node) | ${fmtTime(ort)} | floor ÷ it ${((100 * floorMs) / ort).toFixed(0)}% |`);
+  const cells = (fn) => fs.map(fn).join(' | ');
+  out.push(`| part | ${cells((f) => threadsLabel(f.threads))} |`, `|---|${fs.map(() => '---').join('|')}|`);
+  out.push(`| input projection alone (x·W_ihᵀ, ${f1.steps}×${g}×${f1.inputSize}, once) | ${cells((f) => `${fmtTime(f.projectionUs / 1000)} (${fmtG(projFlops / (f.projectionUs * 1e3))} GFLOP/s)`)} |`);
+  out.push(`| recurrent product alone (h·W_hhᵀ, 1×${g}×${f1.hidden}), per step | ${cells((f) => `${f.stepProductUs.toFixed(1)} µs (${gbs(f.weightBytes, f.stepProductUs)} of weights)`)} |`);
+  if (multi) out.push(`| one thread's share of it alone, per step | ${cells((f) => (f.shareProductUs ? `${f.shareProductUs.toFixed(1)} µs (${gbs(f.weightBytes / f.threads, f.shareProductUs)})` : '—'))} |`);
+  out.push(`| plain read of ${mib} MiB on one thread, per pass | ${cells((f) => (f.threads > 1 ? '—' : `${f.readUs.toFixed(1)} µs (${gbs(f.weightBytes, f.readUs)})`))} |`);
+  out.push(`| floor: projection + ${f1.steps} × recurrent product | ${cells((f) => fmtTime(floorMs(f)))} |`);
+  out.push(`| rnnkit forward, same process | ${cells((f) => `${fmtTime(f.forwardMs)} (floor ÷ forward ${((100 * floorMs(f)) / f.forwardMs).toFixed(0)}%)`)} |`);
+  const ortRow = (f) => r.configs?.['infer-lstm-seq']?.rows?.[f.threads > 1 ? 'ort-node-nt' : 'ort-node-1t']?.medianMs;
+  if (fs.some(ortRow)) out.push(`| onnxruntime-node, same threads (table above, Node) | ${cells((f) => (ortRow(f) ? `${fmtTime(ortRow(f))} (floor ÷ it ${((100 * floorMs(f)) / ortRow(f)).toFixed(0)}%)` : 'n/a'))} |`);
   out.push('');
   return out;
 }

@@ -17,9 +17,11 @@
 //!   cargo run --release -p rnnkit-bench -- products   each training config's step products alone
 //!                                                    and the whole step (with MSE and SGD, as
 //!                                                    PyTorch's), 1 thread, JSON (the GEMM ceiling)
-//!   cargo run --release -p rnnkit-bench -- seqfloor   infer-lstm-seq's forward, its two products
-//!                                                    alone and a plain read of W_hh's bytes, 1
-//!                                                    thread, JSON (the floor section)
+//!   cargo run --release -p rnnkit-bench -- seqfloor [THREADS]   infer-lstm-seq's forward, its
+//!                                                    two products alone and a plain read of
+//!                                                    W_hh's bytes (above 1 thread also one
+//!                                                    thread's share of the recurrent product
+//!                                                    alone), JSON (the floor section)
 //!
 //! Env RNNKIT_FUSED=1 turns on the opt-in fused multiply-add products (kernels::set_fused).
 //!
@@ -425,15 +427,17 @@ fn products_round(t: &Kernels, cases: &[Case], ops: &[(Vec<f32>, Vec<f32>)], pac
     }
 }
 
-/// `seqfloor`: infer-lstm-seq at 1 thread against what bounds it. The forward over the sequence
-/// (weights packed ahead, no cache, as the TS layer runs it), taking turns in rounds with its two
-/// products alone on warm operands (the input projection of all steps; the per-step recurrent
-/// product, whose packed weights are read whole every step) and with a plain read of as many
-/// bytes as those weights (best of 3 rounds each). One JSON line.
-fn seq_floor() {
+/// `seqfloor [THREADS]`: infer-lstm-seq at THREADS (default 1) against what bounds it. The
+/// forward over the sequence (weights packed ahead, no cache, as the TS layer runs it), taking
+/// turns in rounds with its two products alone on warm operands (the input projection of all
+/// steps; the per-step recurrent product, whose packed weights are read whole every step) and
+/// with a plain read of as many bytes as those weights (best of 3 rounds each). With more than one
+/// thread also one thread's share of the recurrent product (its columns) on that thread alone: the
+/// product split per step without the hand-off. One JSON line.
+fn seq_floor(threads: usize) {
     let &(_, _, i, h, _, steps) = TRAIN.iter().find(|c| c.0 == "infer-lstm-seq (fwd)").unwrap();
     let t = kernels::get();
-    pool::set_threads(1).unwrap();
+    pool::set_threads(threads).unwrap();
     let cfg = RnnConfig { cell: CellKind::Lstm, input_size: i, hidden_size: h, proj_size: 0, num_layers: 1, bidirectional: false, bias: true, batch_first: false };
     let mut rng = Rng(3);
     let params: Vec<f32> = rng.vec(cfg.param_count()).into_iter().map(|v| v * 0.06).collect();
@@ -458,20 +462,34 @@ fn seq_floor() {
         reverse = !reverse;
     };
     forward();
+    // One thread's share: the columns split_cols_pinned gives each part (equal halves here).
+    let share = [Case { name: "h·W_hhᵀ, one thread's share", op: Op::NTPacked, m: 1, n: 4 * h / threads, k: h }];
+    let share_ops: Vec<(Vec<f32>, Vec<f32>)> = vec![operands(&share[0], &mut Rng(7))];
+    let share_packs = vec![packed(t, &share[0], &share_ops[0].1)];
+    let mut share_out = vec![vec![0.0f32; share[0].n]];
     let (mut best_fwd, mut best_read) = (f64::INFINITY, f64::INFINITY);
     let mut best = [f64::INFINITY; 2];
+    let mut best_share = [f64::INFINITY; 1];
     for _ in 0..3 {
         best_fwd = best_fwd.min(round(0.3, &mut forward));
         products_round(t, &cases, &ops, &packs, &mut outs, &mut best);
         best_read = best_read.min(round(0.2, &mut read));
+        if threads > 1 {
+            pool::set_threads(1).unwrap();
+            products_round(t, &share, &share_ops, &share_packs, &mut share_out, &mut best_share);
+            pool::set_threads(threads).unwrap();
+        }
     }
+    keep(&share_out[0]);
+    let share_field = if threads > 1 { format!(",\"shareProductUs\":{:.3}", best_share[0] * 1e6) } else { String::new() };
     keep(&output);
     keep(&outs[0]);
     keep(&outs[1]);
     keep(&[sink]);
     println!(
-        "{{\"config\":\"infer-lstm-seq\",\"level\":\"{}\",\"threads\":1,\"inputSize\":{},\"hidden\":{},\"steps\":{},\"forwardMs\":{:.4},\"projectionUs\":{:.3},\"stepProductUs\":{:.3},\"weightBytes\":{},\"readUs\":{:.3}}}",
+        "{{\"config\":\"infer-lstm-seq\",\"level\":\"{}\",\"threads\":{},\"inputSize\":{},\"hidden\":{},\"steps\":{},\"forwardMs\":{:.4},\"projectionUs\":{:.3},\"stepProductUs\":{:.3},\"weightBytes\":{},\"readUs\":{:.3}{}}}",
         t.level.name(),
+        threads,
         i,
         h,
         steps,
@@ -479,7 +497,8 @@ fn seq_floor() {
         best[0] * 1e6,
         best[1] * 1e6,
         weights.len() * 4,
-        best_read * 1e6
+        best_read * 1e6,
+        share_field
     );
 }
 
@@ -609,7 +628,7 @@ fn main() {
         return;
     }
     if arg == "seqfloor" {
-        seq_floor();
+        seq_floor(std::env::args().nth(2).and_then(|v| v.parse().ok()).unwrap_or(1));
         return;
     }
     if arg == "pool" {
