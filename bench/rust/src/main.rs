@@ -462,8 +462,10 @@ fn seq_floor(threads: usize) {
         reverse = !reverse;
     };
     forward();
-    // One thread's share: the columns split_cols_pinned gives each part (equal halves here).
-    let share = [Case { name: "h·W_hhᵀ, one thread's share", op: Op::NTPacked, m: 1, n: 4 * h / threads, k: h }];
+    // One thread's share: the first part's columns in split_cols_pinned (whole panels).
+    let unit = t.panel_width.max(1);
+    let share_n = ((4 * h + unit - 1) / unit / threads).max(1) * unit;
+    let share = [Case { name: "h·W_hhᵀ, one thread's share", op: Op::NTPacked, m: 1, n: share_n.min(4 * h), k: h }];
     let share_ops: Vec<(Vec<f32>, Vec<f32>)> = vec![operands(&share[0], &mut Rng(7))];
     let share_packs = vec![packed(t, &share[0], &share_ops[0].1)];
     let mut share_out = vec![vec![0.0f32; share[0].n]];
@@ -628,7 +630,7 @@ fn main() {
         return;
     }
     if arg == "seqfloor" {
-        seq_floor(std::env::args().nth(2).and_then(|v| v.parse().ok()).unwrap_or(1));
+        seq_floor(std::env::args().nth(2).and_then(|v| v.parse().ok()).unwrap_or(1).max(1));
         return;
     }
     if arg == "pool" {
