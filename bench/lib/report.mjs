@@ -223,7 +223,7 @@ function renderCeiling(r) {
 
 /** infer-lstm-seq at 1 thread and at all cores against its floor: its products alone and a plain read of W_hh (see seqFloor in run.mjs). */
 function renderSeqFloor(r) {
-  const all = r.seqFloors ?? (r.seqFloor ? [r.seqFloor] : []);
+  const all = r.seqFloors ?? [];
   if (!all.length) return [];
   const fs = all.filter((f) => !f.error);
   const threadsLabel = (t) => `${t} thread${t > 1 ? 's' : ''}`;
