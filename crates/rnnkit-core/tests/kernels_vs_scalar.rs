@@ -326,6 +326,74 @@ fn fused_cells_bit_identical() {
     }
 }
 
+/// The fused batch-1 LSTM step (`Kernels::lstm_row`) against the unfused one run wholly by the
+/// scalar level (product, then cell): the same bits for the activations, c, tanh c and h. Sizes:
+/// 1, 2, 3 and 5 panels of units; k below, at and past one KC block (300, 513: two and three
+/// blocks); with and without b_hh; 1 and 2 threads (80 units × k = 513 is split). The x86 levels
+/// must run it wherever the units fill whole panels; the others decline and leave every buffer as
+/// it was.
+#[test]
+fn fused_lstm_row_matches_the_unfused_step() {
+    let before = pool::threads();
+    let mut rng = Rng(31);
+    for t in variants() {
+        let nr = t.panel_width;
+        let fused_level = matches!(t.level, Level::Avx2Fma | Level::Avx512);
+        for threads in [1usize, 2] {
+            if pool::set_threads(threads).is_err() {
+                continue; // wasm32: one thread only
+            }
+            for hidden in [nr, 2 * nr, 3 * nr, 5 * nr, nr + 1] {
+                for k in [7usize, hidden, 300, 513] {
+                    for bias in [false, true] {
+                        let n = 4 * hidden;
+                        let w: Vec<f32> = rng.vec(n * k).into_iter().map(|x| x * 0.2).collect();
+                        let gates: Vec<f32> = rng.vec(n).into_iter().map(|x| x * 4.0).collect();
+                        let (b, c_prev, h_prev) = (rng.vec(n), rng.vec(hidden), rng.vec(k));
+                        let b_hh = if bias { Some(&b[..]) } else { None };
+                        let mut pb = PackedB::plain(&w, k, true, k, n);
+                        (t.pack_b)(&mut pb);
+                        let mut got = [gates.clone(), vec![0.5; hidden], vec![0.5; hidden], vec![0.5; hidden]];
+                        let [g, c, tc, out] = &mut got;
+                        let ran = (t.lstm_row)(g, b_hh, &c_prev, c, tc, out, &h_prev, &pb, hidden);
+                        let case = format!("{} threads={} hidden={} k={} bias={}", t.level.name(), threads, hidden, k, bias);
+                        assert_eq!(ran, fused_level && hidden % nr == 0, "{}: fused step ran = {}", case, ran);
+                        let mut want = [gates.clone(), vec![0.5; hidden], vec![0.5; hidden], vec![0.5; hidden]];
+                        if ran {
+                            let [g, c, tc, out] = &mut want;
+                            (kernels::SCALAR.gemm_packed)(g, n, &h_prev, k, 1, &PackedB::plain(&w, k, true, k, n));
+                            (kernels::SCALAR.lstm_cell)(g, b_hh, &c_prev, c, tc, out, 1, hidden);
+                        }
+                        for (q, name) in ["gates", "c", "tanh_c", "h"].iter().enumerate() {
+                            for i in 0..want[q].len() {
+                                assert!(same_bits(got[q][i], want[q][i]), "{}: {}[{}] = {:e}, the unfused scalar step gives {:e}", case, name, i, got[q][i], want[q][i]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    pool::set_threads(before).unwrap();
+}
+
+/// A fused batch-1 step given a short buffer panics naming it, before any thread starts.
+#[test]
+fn fused_lstm_row_with_a_short_buffer_panics_naming_it() {
+    for t in variants().into_iter().filter(|t| matches!(t.level, Level::Avx2Fma | Level::Avx512)) {
+        let (hidden, k) = (t.panel_width, 5);
+        let w = vec![0.1f32; 4 * hidden * k];
+        let mut pb = PackedB::plain(&w, k, true, k, 4 * hidden);
+        (t.pack_b)(&mut pb);
+        let (mut g, c_prev, h_prev) = (vec![0.0f32; 4 * hidden], vec![0.0f32; hidden], vec![0.0f32; k]);
+        let (mut c, mut tc, mut out) = (vec![0.0f32; hidden], vec![0.0f32; hidden], vec![0.0f32; hidden - 1]);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (t.lstm_row)(&mut g, None, &c_prev, &mut c, &mut tc, &mut out, &h_prev, &pb, hidden)));
+        let err = r.expect_err("a short out buffer must panic");
+        let msg = err.downcast_ref::<String>().cloned().or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+        assert!(msg.contains("lstm_row: out holds"), "{}: panic message: {}", t.level.name(), msg);
+    }
+}
+
 /// Gate activations as forward saves them, (rows, count·hidden): σ values in (0, 1), and in the
 /// third block (LSTM g, GRU n) tanh values in (−1, 1).
 fn saved_gates(rng: &mut Rng, rows: usize, count: usize, hidden: usize) -> Vec<f32> {

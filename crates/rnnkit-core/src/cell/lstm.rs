@@ -37,10 +37,13 @@ pub fn lstm_step_forward<T: Real>(
     p: usize,
 ) {
     let g4 = 4 * hidden;
-    T::gemm_packed(gates, g4, h_prev, p, rows, w_hh);
     // Without a projection, o ⊙ tanh(c') is h itself.
     let out: &mut [T] = if w_hr.is_some() { &mut *h_raw } else { &mut *h };
-    T::lstm_cell(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden);
+    // Batch 1: the product and the cell in one pass where the kernel level has it (same bits).
+    if !(rows == 1 && T::lstm_row(gates, b_hh, c_prev, c, tanh_c, out, h_prev, w_hh, hidden)) {
+        T::gemm_packed(gates, g4, h_prev, p, rows, w_hh);
+        T::lstm_cell(gates, b_hh, c_prev, c, tanh_c, out, rows, hidden);
+    }
     if let Some(w_hr) = w_hr {
         zero(&mut h[..rows * p]);
         T::gemm_packed(h, p, h_raw, hidden, rows, w_hr);

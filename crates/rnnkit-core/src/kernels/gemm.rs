@@ -538,7 +538,7 @@ thread_local! {
 }
 
 /// Flips and returns the walk direction of operand `key` on this thread (new keys: forward).
-fn alternate_walk(key: usize) -> bool {
+pub(crate) fn alternate_walk(key: usize) -> bool {
     WALKS.with(|w| {
         let mut t = w.get();
         let slot = match t.iter().position(|e| e.0 == key) {

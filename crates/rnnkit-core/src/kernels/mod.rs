@@ -15,8 +15,10 @@
 //!
 //! `gemm.rs` is the packed, register-blocked GEMM loop nest the SIMD variants share (each brings
 //! its micro-kernel); `pointwise.rs` the σ / tanh / fused-cell loops they share (each brings a
-//! small vector type); `pool.rs` the persistent worker threads that split one product by output
-//! blocks (native only); `rows.rs` the cell kernels of a step split by batch rows among them.
+//! small vector type); `lstm_row.rs` the batch-1 LSTM step with the cell fused into the
+//! recurrent product (x86 levels); `pool.rs` the persistent worker threads that split one
+//! product by output blocks (native only); `rows.rs` the cell kernels of a step split by batch
+//! rows among them.
 //! Each output element is computed by one thread, in a fixed order, so results are the same bits
 //! for any thread count.
 //!
@@ -35,6 +37,8 @@
 pub mod aarch64_neon;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", all(target_arch = "wasm32", target_feature = "simd128")))]
 pub(crate) mod gemm;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod lstm_row;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", all(target_arch = "wasm32", target_feature = "simd128")))]
 pub(crate) mod pointwise;
 pub mod pool;
@@ -66,6 +70,10 @@ pub type LstmCellFn = fn(&mut [f32], Option<&[f32]>, &[f32], &mut [f32], &mut [f
 pub type GruCellFn = fn(&mut [f32], &[f32], &[f32], &mut [f32], &mut [f32], usize, usize);
 /// See `scalar::lstm_cell_backward`.
 pub type LstmCellBackwardFn = fn(&mut [f32], &mut [f32], &[f32], &[f32], &[f32], &[f32], &[f32], usize, usize);
+/// The batch-1 LSTM step, recurrent product and cell fused (lstm_row.rs): gates (4H; in
+/// b_ih + x·W_ihᵀ, out the activations), b_hh, c_prev, c, tanh_c, out, h_prev (k), W_hh packed,
+/// hidden. Returns false, having done nothing, where the level has no fused step for these weights.
+pub type LstmRowFn = fn(&mut [f32], Option<&[f32]>, &[f32], &mut [f32], &mut [f32], &mut [f32], &[f32], &PackedB<'_, f32>, usize) -> bool;
 /// See `scalar::gru_cell_backward`.
 pub type GruCellBackwardFn = fn(&mut [f32], &mut [f32], &mut [f32], &[f32], &[f32], &[f32], &[f32], usize, usize, bool);
 
@@ -85,6 +93,7 @@ pub struct Kernels {
     pub gru_cell: GruCellFn,
     pub lstm_cell_backward: LstmCellBackwardFn,
     pub gru_cell_backward: GruCellBackwardFn,
+    pub lstm_row: LstmRowFn,
 }
 
 /// The B operand of a product repeated inside a time loop (the recurrent weights), prepared once
@@ -243,6 +252,7 @@ pub static SCALAR: Kernels = Kernels {
     gru_cell: scalar::gru_cell::<f32>,
     lstm_cell_backward: scalar::lstm_cell_backward::<f32>,
     gru_cell_backward: scalar::gru_cell_backward::<f32>,
+    lstm_row: scalar::lstm_row_unfused,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -261,6 +271,7 @@ pub static AVX2_FMA: Kernels = Kernels {
     gru_cell: x86_avx2_fma::gru_cell,
     lstm_cell_backward: x86_avx2_fma::lstm_cell_backward,
     gru_cell_backward: x86_avx2_fma::gru_cell_backward,
+    lstm_row: x86_avx2_fma::lstm_row,
 };
 
 #[cfg(all(target_arch = "x86_64", rnnkit_avx512))]
@@ -279,6 +290,7 @@ pub static AVX512: Kernels = Kernels {
     gru_cell: x86_avx512::gru_cell,
     lstm_cell_backward: x86_avx512::lstm_cell_backward,
     gru_cell_backward: x86_avx512::gru_cell_backward,
+    lstm_row: x86_avx512::lstm_row,
 };
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -297,6 +309,7 @@ pub static SIMD128: Kernels = Kernels {
     gru_cell: wasm_simd128::gru_cell,
     lstm_cell_backward: wasm_simd128::lstm_cell_backward,
     gru_cell_backward: wasm_simd128::gru_cell_backward,
+    lstm_row: scalar::lstm_row_unfused,
 };
 
 #[cfg(target_arch = "aarch64")]
@@ -315,6 +328,7 @@ pub static NEON: Kernels = Kernels {
     gru_cell: aarch64_neon::gru_cell,
     lstm_cell_backward: aarch64_neon::lstm_cell_backward,
     gru_cell_backward: aarch64_neon::gru_cell_backward,
+    lstm_row: scalar::lstm_row_unfused,
 };
 
 /// 0 = not chosen yet; otherwise a `Level` code. (`OnceLock` needs Rust 1.70; MSRV is 1.63.)

@@ -99,14 +99,14 @@ unsafe fn exp<V: F32Vec>(x: V) -> V {
 
 /// σ(x) = 1 / (1 + e^(−x)), as `scalar::sigmoidf`.
 #[inline(always)]
-unsafe fn sigmoid<V: F32Vec>(x: V) -> V {
+pub(crate) unsafe fn sigmoid<V: F32Vec>(x: V) -> V {
     let one = V::splat(1.0);
     one.div(one.add(exp(x.neg())))
 }
 
 /// tanh(x), as `scalar::tanhf`: both branches, then a select.
 #[inline(always)]
-unsafe fn tanh<V: F32Vec>(x: V) -> V {
+pub(crate) unsafe fn tanh<V: F32Vec>(x: V) -> V {
     let a = x.abs();
     let z = x.mul(x);
     let mut q = V::splat(TANH_Q[0]);

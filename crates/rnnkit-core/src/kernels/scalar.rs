@@ -79,6 +79,13 @@ pub fn gemm_tn_shared<T: Real>(a: &[T], lda: usize, m: usize, k: usize, outs: &m
 /// B is read directly: the scalar level has no panel layout.
 pub fn pack_b(_pb: &mut PackedB<'_, f32>) {}
 
+/// `Kernels::lstm_row` of the levels without a fused batch-1 LSTM step: runs nothing, so the
+/// step runs `gemm_packed` then `lstm_cell` (which the fused step matches bit for bit).
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_row_unfused(_gates: &mut [f32], _b_hh: Option<&[f32]>, _c_prev: &[f32], _c: &mut [f32], _tanh_c: &mut [f32], _out: &mut [f32], _h_prev: &[f32], _w_hh: &PackedB<'_, f32>, _hidden: usize) -> bool {
+    false
+}
+
 /// c (m, n; ldc) += a (m, k; lda) · B, B as described by `pb` (see `PackedB`), read directly.
 pub fn gemm_packed<T: Real>(c: &mut [T], ldc: usize, a: &[T], lda: usize, m: usize, pb: &PackedB<'_, T>) {
     if pb.trans {

@@ -16,6 +16,7 @@
 use super::gemm::{self, BSrc, MicroKernel, Shared, View};
 use super::pointwise::{self, F32Vec};
 use super::scalar::{self, ROUND, SIGN};
+use super::lstm_row;
 use super::{Level, PackedB, TnOut, FEW_ROWS};
 use std::arch::x86_64::*;
 
@@ -122,6 +123,20 @@ pub fn gemm_packed(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, p
             gemm::packed_product::<Avx2>(c, ldc, a, lda, m, pb)
         }
     }
+}
+
+/// The batch-1 LSTM step with the cell fused into the recurrent product (lstm_row.rs), when
+/// w_hh holds this level's panels and the gates split into whole panels; false: nothing run.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_row(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], h_prev: &[f32], w_hh: &PackedB<'_, f32>, hidden: usize) -> bool {
+    if !lstm_row::fits(w_hh, hidden, PANEL_WIDTH) || !gemm::packed_for::<Avx2>(w_hh, Level::Avx2Fma) {
+        return false;
+    }
+    let p = lstm_row::RowPtrs::new(gates, b_hh, c_prev, c, tanh_c, out, h_prev, w_hh, hidden);
+    need_cpu();
+    // SAFETY: lengths checked by RowPtrs::new, panels packed by this level for (k, 4·hidden), CPU checked.
+    unsafe { lstm_row::run(&p, PANEL_WIDTH, lstm_groups_avx2) };
+    true
 }
 
 /// x ← σ(x).
@@ -531,6 +546,15 @@ unsafe fn nn_cols<const MA: usize, const NV: usize>(c: *mut f32, ldc: usize, a: 
             _mm256_storeu_ps(c.add((i + r) * ldc + j + 8 * v), *x);
         }
     }
+}
+
+/// `lstm_row::groups` on this level's panels.
+///
+/// # Safety
+/// As `lstm_row::groups`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn lstm_groups_avx2(p: &lstm_row::RowPtrs, u0: usize, u1: usize, reverse: bool) {
+    lstm_row::groups::<Avx2, V8, 2>(p, u0, u1, reverse)
 }
 
 // ---- pointwise: pointwise.rs's kernels on 8 lanes ----

@@ -16,6 +16,7 @@ use super::is_small as small;
 use super::pointwise::{self, F32Vec};
 use super::scalar::{self, ROUND, SIGN};
 use super::x86_avx2_fma as avx2;
+use super::lstm_row;
 use super::{Level, PackedB, TnOut, FEW_ROWS};
 use std::arch::x86_64::*;
 
@@ -93,6 +94,20 @@ pub fn gemm_packed(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, p
     need_cpu();
     // SAFETY: panels packed by this level for (k, n) (checked above), CPU checked.
     unsafe { gemm::packed_product::<Avx512>(c, ldc, a, lda, m, pb) }
+}
+
+/// The batch-1 LSTM step with the cell fused into the recurrent product (lstm_row.rs), when
+/// w_hh holds this level's panels and the gates split into whole panels; false: nothing run.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_row(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], h_prev: &[f32], w_hh: &PackedB<'_, f32>, hidden: usize) -> bool {
+    if !lstm_row::fits(w_hh, hidden, PANEL_WIDTH) || !gemm::packed_for::<Avx512>(w_hh, Level::Avx512) {
+        return false;
+    }
+    let p = lstm_row::RowPtrs::new(gates, b_hh, c_prev, c, tanh_c, out, h_prev, w_hh, hidden);
+    need_cpu();
+    // SAFETY: lengths checked by RowPtrs::new, panels packed by this level for (k, 4·hidden), CPU checked.
+    unsafe { lstm_row::run(&p, PANEL_WIDTH, lstm_groups_avx512) };
+    true
 }
 
 /// x ← σ(x).
@@ -225,6 +240,15 @@ unsafe fn tile_rows<const M: usize>(kc: usize, a: *const f32, b: *const f32, c: 
 #[allow(clippy::too_many_arguments)]
 unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
     gemm::packed_cols_v::<V16, 1, MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
+}
+
+/// `lstm_row::groups` on this level's panels.
+///
+/// # Safety
+/// As `lstm_row::groups`.
+#[target_feature(enable = "avx512f")]
+unsafe fn lstm_groups_avx512(p: &lstm_row::RowPtrs, u0: usize, u1: usize, reverse: bool) {
+    lstm_row::groups::<Avx512, V16, 1>(p, u0, u1, reverse)
 }
 
 // ---- pointwise: pointwise.rs's kernels on 16 lanes ----
