@@ -4,8 +4,8 @@
  * then give the same bits as before; single steps equal the sequence forward bit for bit; any
  * write to the parameters (optimizer step, loadStateDict, resetParameters) is seen by the next
  * forward — compared with a fresh module holding the same weights. Across backends: batch-1 LSTM
- * steps, which the native x86 levels run with the cell fused into the recurrent product, give the
- * wasm builds' bits.
+ * and GRU steps, which the native x86 levels run with the cell fused into the recurrent product,
+ * give the wasm builds' bits.
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import { Gru, Lstm, Rnn, Sgd, Tensor, backendInfo, init, manualSeed, type Recurrent } from '../ts/node.js';
@@ -117,47 +117,56 @@ for (const backend of testBackends()) {
   });
 }
 
-describe('batch-1 LSTM steps across backends', () => {
+describe('batch-1 LSTM and GRU steps across backends', () => {
   // Hidden sizes that fill whole 16-unit panels: the native avx2-fma / avx512 levels run these
-  // steps fused (kernels/lstm_row.rs); the wasm builds run the product, then the cell. Every
-  // level sums and activates in scalar.rs's order, so the results must be the same bits.
+  // steps fused (kernels/row_step.rs; GRU in its reset-after form); the wasm builds run the
+  // product, then the cell. Every level sums and activates in scalar.rs's order, so the results
+  // must be the same bits.
   test.skipIf(testBackends().length < 2)('forward, packed forward, single steps, packed-sequence tails and gradients give the same bits on every backend', async () => {
     type Run = { backend: string; level: string; arrays: [string, Float32Array][] };
     const runs: Run[] = [];
     for (const backend of testBackends()) {
       await init({ backend });
       const arrays: [string, Float32Array][] = [];
-      for (const hiddenSize of [32, 48]) {
-        manualSeed(11);
-        const m = new Lstm({ inputSize: 20, hiddenSize, numLayers: 2, bidirectional: true });
-        const [T, I, S] = [6, 20, 4];
-        const x = new Tensor(values(T * I, 31), [T, 1, I]);
-        const h0 = new Tensor(values(S * hiddenSize, 32), [S, 1, hiddenSize]);
-        const c0 = new Tensor(values(S * hiddenSize, 33), [S, 1, hiddenSize]);
-        const plain = m.forward(x, { h0, c0, noGrad: true });
-        const packed = m.forward(x, { h0, c0, noGrad: true });
-        arrays.push([`H=${hiddenSize} output`, plain.output.data], [`H=${hiddenSize} cN`, plain.cN!.data], [`H=${hiddenSize} packed output`, packed.output.data]);
-        // Batch 3 with lengths 6, 2, 1: the later steps have one sequence left.
-        const x3 = new Tensor(values(T * 3 * I, 34), [T, 3, I]);
-        const y = m.forward(x3, { lengths: [6, 2, 1] });
-        m.zeroGrad();
-        const g = m.backward({ output: new Tensor(values(y.output.data.length, 35), y.output.shape) });
-        arrays.push([`H=${hiddenSize} tails output`, y.output.data], [`H=${hiddenSize} d input`, g.input!.data]);
-        for (const name of ['weight_hh_l0', 'weight_ih_l1_reverse', 'bias_hh_l1']) arrays.push([`H=${hiddenSize} d ${name}`, g.params[name].data]);
-        // One-step calls on the packed weights.
-        const one = new Lstm({ inputSize: 20, hiddenSize });
-        one.loadStateDict(Object.fromEntries(Object.entries(m.stateDict()).filter(([k]) => k.endsWith('_l0')).map(([k, v]) => [k, v])));
-        one.forward(x, { noGrad: true });
-        one.forward(x, { noGrad: true });
-        let state: { h: Tensor; c?: Tensor } | undefined;
-        for (let t = 0; t < T; t++) state = one.step({ data: x.data.slice(t * I, (t + 1) * I), shape: [1, I] }, state);
-        arrays.push([`H=${hiddenSize} steps h`, state!.h.data], [`H=${hiddenSize} steps c`, state!.c!.data]);
-        m.dispose();
-        one.dispose();
+      for (const kind of ['lstm', 'gru'] as const) {
+        for (const hiddenSize of [32, 48]) {
+          const make = (numLayers: number, bidirectional: boolean): Recurrent =>
+            kind === 'lstm' ? new Lstm({ inputSize: 20, hiddenSize, numLayers, bidirectional }) : new Gru({ inputSize: 20, hiddenSize, numLayers, bidirectional });
+          const tag = `${kind} H=${hiddenSize}`;
+          manualSeed(11);
+          const m = make(2, true);
+          const [T, I, S] = [6, 20, 4];
+          const x = new Tensor(values(T * I, 31), [T, 1, I]);
+          const h0 = new Tensor(values(S * hiddenSize, 32), [S, 1, hiddenSize]);
+          const c0 = kind === 'lstm' ? new Tensor(values(S * hiddenSize, 33), [S, 1, hiddenSize]) : undefined;
+          const plain = m.forward(x, { h0, c0, noGrad: true });
+          const packed = m.forward(x, { h0, c0, noGrad: true });
+          arrays.push([`${tag} output`, plain.output.data], [`${tag} hN`, plain.hN.data], [`${tag} packed output`, packed.output.data]);
+          if (plain.cN) arrays.push([`${tag} cN`, plain.cN.data]);
+          // Batch 3 with lengths 6, 2, 1: the later steps have one sequence left.
+          const x3 = new Tensor(values(T * 3 * I, 34), [T, 3, I]);
+          const y = m.forward(x3, { lengths: [6, 2, 1] });
+          m.zeroGrad();
+          const g = m.backward({ output: new Tensor(values(y.output.data.length, 35), y.output.shape) });
+          arrays.push([`${tag} tails output`, y.output.data], [`${tag} d input`, g.input!.data]);
+          for (const name of ['weight_hh_l0', 'weight_ih_l1_reverse', 'bias_hh_l1']) arrays.push([`${tag} d ${name}`, g.params[name].data]);
+          // One-step calls on the packed weights.
+          const one = make(1, false);
+          one.loadStateDict(Object.fromEntries(Object.entries(m.stateDict()).filter(([k]) => k.endsWith('_l0'))));
+          one.forward(x, { noGrad: true });
+          one.forward(x, { noGrad: true });
+          let state: { h: Tensor; c?: Tensor } | undefined;
+          for (let t = 0; t < T; t++) state = one.step({ data: x.data.slice(t * I, (t + 1) * I), shape: [1, I] }, state);
+          arrays.push([`${tag} steps h`, state!.h.data]);
+          if (state!.c) arrays.push([`${tag} steps c`, state!.c.data]);
+          m.dispose();
+          one.dispose();
+        }
       }
       runs.push({ backend, level: backendInfo().kernelLevel, arrays });
     }
     for (const r of runs.slice(1)) {
+      expect(r.arrays.length).toBe(runs[0].arrays.length);
       for (let q = 0; q < r.arrays.length; q++) {
         const [what, got] = r.arrays[q];
         sameBits(`${r.backend} (${r.level}) vs ${runs[0].backend} (${runs[0].level}): ${what}`, got, runs[0].arrays[q][1]);

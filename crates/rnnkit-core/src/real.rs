@@ -85,6 +85,13 @@ pub trait Real:
     fn lstm_row(_gates: &mut [Self], _b_hh: Option<&[Self]>, _c_prev: &[Self], _c: &mut [Self], _tanh_c: &mut [Self], _out: &mut [Self], _h_prev: &[Self], _w_hh: &PackedB<'_, Self>, _hidden: usize) -> bool {
         false
     }
+    /// The batch-1 GRU (reset-after) step, recurrent product, bias and cell fused
+    /// (`Kernels::gru_row`), where the kernel level has it for these weights; returns whether it
+    /// ran (else the caller runs them one by one, with the same result bits). f64: never.
+    #[allow(clippy::too_many_arguments)]
+    fn gru_row(_gates: &mut [Self], _b_hh: Option<&[Self]>, _h_prev: &[Self], _hn_lin: &mut [Self], _h: &mut [Self], _w_hh: &PackedB<'_, Self>, _hidden: usize) -> bool {
+        false
+    }
     /// The GRU (reset-after) pointwise step (`kernels::scalar::gru_cell`).
     fn gru_cell(gates: &mut [Self], hh: &[Self], h_prev: &[Self], hn_lin: &mut [Self], h: &mut [Self], rows: usize, hidden: usize) {
         scalar::gru_cell(gates, hh, h_prev, hn_lin, h, rows, hidden)
@@ -181,6 +188,9 @@ impl Real for f32 {
     }
     fn lstm_row(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], h_prev: &[f32], w_hh: &PackedB<'_, f32>, hidden: usize) -> bool {
         (kernels::get().lstm_row)(gates, b_hh, c_prev, c, tanh_c, out, h_prev, w_hh, hidden)
+    }
+    fn gru_row(gates: &mut [f32], b_hh: Option<&[f32]>, h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], w_hh: &PackedB<'_, f32>, hidden: usize) -> bool {
+        (kernels::get().gru_row)(gates, b_hh, h_prev, hn_lin, h, w_hh, hidden)
     }
     fn gru_cell(gates: &mut [f32], hh: &[f32], h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], rows: usize, hidden: usize) {
         kernels::rows::gru_cell(gates, hh, h_prev, hn_lin, h, rows, hidden)

@@ -326,14 +326,14 @@ fn fused_cells_bit_identical() {
     }
 }
 
-/// The fused batch-1 LSTM step (`Kernels::lstm_row`) against the unfused one run wholly by the
-/// scalar level (product, then cell): the same bits for the activations, c, tanh c and h. Sizes:
-/// 1, 2, 3 and 5 panels of units; k below, at and past one KC block (300, 513: two and three
-/// blocks); with and without b_hh; 1 and 2 threads (80 units × k = 513 is split). The x86 levels
-/// must run it wherever the units fill whole panels; the others decline and leave every buffer as
-/// it was.
+/// The fused batch-1 steps (`Kernels::lstm_row`, `Kernels::gru_row`) against the unfused ones
+/// run wholly by the scalar level (product, bias, cell): the same bits for the activations, the
+/// saved values and h. Sizes: 1, 2, 3, 5 and 17 panels of units (17 × 16 = 272: two KC blocks);
+/// LSTM also k below, at and past one KC block (300, 513: two and three blocks); with and without
+/// b_hh; 1 and 2 threads (80 units × k = 513 is split). The x86 levels must run them wherever the
+/// units fill whole panels; the others decline and leave every buffer as it was.
 #[test]
-fn fused_lstm_row_matches_the_unfused_step() {
+fn fused_batch1_steps_match_the_unfused_ones() {
     let before = pool::threads();
     let mut rng = Rng(31);
     for t in variants() {
@@ -343,9 +343,10 @@ fn fused_lstm_row_matches_the_unfused_step() {
             if pool::set_threads(threads).is_err() {
                 continue; // wasm32: one thread only
             }
-            for hidden in [nr, 2 * nr, 3 * nr, 5 * nr, nr + 1] {
-                for k in [7usize, hidden, 300, 513] {
-                    for bias in [false, true] {
+            for hidden in [nr, 2 * nr, 3 * nr, 5 * nr, 17 * nr, nr + 1] {
+                for bias in [false, true] {
+                    let expect_ran = fused_level && hidden % nr == 0;
+                    for k in [7usize, hidden, 300, 513] {
                         let n = 4 * hidden;
                         let w: Vec<f32> = rng.vec(n * k).into_iter().map(|x| x * 0.2).collect();
                         let gates: Vec<f32> = rng.vec(n).into_iter().map(|x| x * 4.0).collect();
@@ -356,8 +357,8 @@ fn fused_lstm_row_matches_the_unfused_step() {
                         let mut got = [gates.clone(), vec![0.5; hidden], vec![0.5; hidden], vec![0.5; hidden]];
                         let [g, c, tc, out] = &mut got;
                         let ran = (t.lstm_row)(g, b_hh, &c_prev, c, tc, out, &h_prev, &pb, hidden);
-                        let case = format!("{} threads={} hidden={} k={} bias={}", t.level.name(), threads, hidden, k, bias);
-                        assert_eq!(ran, fused_level && hidden % nr == 0, "{}: fused step ran = {}", case, ran);
+                        let case = format!("{} lstm threads={} hidden={} k={} bias={}", t.level.name(), threads, hidden, k, bias);
+                        assert_eq!(ran, expect_ran, "{}: fused step ran = {}", case, ran);
                         let mut want = [gates.clone(), vec![0.5; hidden], vec![0.5; hidden], vec![0.5; hidden]];
                         if ran {
                             let [g, c, tc, out] = &mut want;
@@ -370,6 +371,34 @@ fn fused_lstm_row_matches_the_unfused_step() {
                             }
                         }
                     }
+
+                    let n = 3 * hidden;
+                    let w: Vec<f32> = rng.vec(n * hidden).into_iter().map(|x| x * 0.2).collect();
+                    let gates: Vec<f32> = rng.vec(n).into_iter().map(|x| x * 4.0).collect();
+                    let (b, h_prev) = (rng.vec(n), rng.vec(hidden));
+                    let b_hh = if bias { Some(&b[..]) } else { None };
+                    let mut pb = PackedB::plain(&w, hidden, true, hidden, n);
+                    (t.pack_b)(&mut pb);
+                    let mut got = [gates.clone(), vec![0.5; hidden], vec![0.5; hidden]];
+                    let [g, hn, h] = &mut got;
+                    let ran = (t.gru_row)(g, b_hh, &h_prev, hn, h, &pb, hidden);
+                    let case = format!("{} gru threads={} hidden={} bias={}", t.level.name(), threads, hidden, bias);
+                    assert_eq!(ran, expect_ran, "{}: fused step ran = {}", case, ran);
+                    let mut want = [gates.clone(), vec![0.5; hidden], vec![0.5; hidden]];
+                    if ran {
+                        let [g, hn, h] = &mut want;
+                        let mut hh = vec![0.0f32; n];
+                        (kernels::SCALAR.gemm_packed)(&mut hh, n, &h_prev, hidden, 1, &PackedB::plain(&w, hidden, true, hidden, n));
+                        if let Some(b) = b_hh {
+                            hh.iter_mut().zip(b).for_each(|(x, &y)| *x += y);
+                        }
+                        (kernels::SCALAR.gru_cell)(g, &hh, &h_prev, hn, h, 1, hidden);
+                    }
+                    for (q, name) in ["gates", "hn_lin", "h"].iter().enumerate() {
+                        for i in 0..want[q].len() {
+                            assert!(same_bits(got[q][i], want[q][i]), "{}: {}[{}] = {:e}, the unfused scalar step gives {:e}", case, name, i, got[q][i], want[q][i]);
+                        }
+                    }
                 }
             }
         }
@@ -379,18 +408,26 @@ fn fused_lstm_row_matches_the_unfused_step() {
 
 /// A fused batch-1 step given a short buffer panics naming it, before any thread starts.
 #[test]
-fn fused_lstm_row_with_a_short_buffer_panics_naming_it() {
+fn fused_batch1_steps_with_a_short_buffer_panic_naming_it() {
     for t in variants().into_iter().filter(|t| matches!(t.level, Level::Avx2Fma | Level::Avx512)) {
-        let (hidden, k) = (t.panel_width, 5);
-        let w = vec![0.1f32; 4 * hidden * k];
-        let mut pb = PackedB::plain(&w, k, true, k, 4 * hidden);
+        let hidden = t.panel_width;
+        let message = |r: std::thread::Result<bool>| {
+            let err = r.expect_err("a short buffer must panic");
+            err.downcast_ref::<String>().cloned().or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+        };
+        let w = vec![0.1f32; 4 * hidden * hidden];
+        let mut pb = PackedB::plain(&w, hidden, true, hidden, 4 * hidden);
         (t.pack_b)(&mut pb);
-        let (mut g, c_prev, h_prev) = (vec![0.0f32; 4 * hidden], vec![0.0f32; hidden], vec![0.0f32; k]);
+        let (mut g, c_prev, h_prev) = (vec![0.0f32; 4 * hidden], vec![0.0f32; hidden], vec![0.0f32; hidden]);
         let (mut c, mut tc, mut out) = (vec![0.0f32; hidden], vec![0.0f32; hidden], vec![0.0f32; hidden - 1]);
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (t.lstm_row)(&mut g, None, &c_prev, &mut c, &mut tc, &mut out, &h_prev, &pb, hidden)));
-        let err = r.expect_err("a short out buffer must panic");
-        let msg = err.downcast_ref::<String>().cloned().or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
-        assert!(msg.contains("lstm_row: out holds"), "{}: panic message: {}", t.level.name(), msg);
+        let msg = message(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (t.lstm_row)(&mut g, None, &c_prev, &mut c, &mut tc, &mut out, &h_prev, &pb, hidden))));
+        assert!(msg.contains("row step: out holds"), "{}: panic message: {}", t.level.name(), msg);
+
+        let mut pb = PackedB::plain(&w[..3 * hidden * hidden], hidden, true, hidden, 3 * hidden);
+        (t.pack_b)(&mut pb);
+        let (mut g, mut hn, mut h) = (vec![0.0f32; 3 * hidden], vec![0.0f32; hidden - 1], vec![0.0f32; hidden]);
+        let msg = message(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (t.gru_row)(&mut g, None, &h_prev, &mut hn, &mut h, &pb, hidden))));
+        assert!(msg.contains("row step: hn_lin holds"), "{}: panic message: {}", t.level.name(), msg);
     }
 }
 

@@ -38,6 +38,11 @@ pub fn gru_step_forward<T: Real>(
     hidden: usize,
 ) {
     let g3 = 3 * hidden;
+    // Batch 1, reset-after: product, bias and cell in one pass where the kernel level has it
+    // (same bits).
+    if reset_after && rows == 1 && T::gru_row(gates, b_hh, h_prev, hn_lin, h, w_hh, hidden) {
+        return;
+    }
     zero(&mut hh[..rows * g3]);
     // reset_after: all three blocks; reset_before: r and z first, n needs r ⊙ h before its product.
     T::gemm_packed(hh, g3, h_prev, hidden, rows, w_hh);

@@ -15,8 +15,8 @@
 //!
 //! `gemm.rs` is the packed, register-blocked GEMM loop nest the SIMD variants share (each brings
 //! its micro-kernel); `pointwise.rs` the σ / tanh / fused-cell loops they share (each brings a
-//! small vector type); `lstm_row.rs` the batch-1 LSTM step with the cell fused into the
-//! recurrent product (x86 levels); `pool.rs` the persistent worker threads that split one
+//! small vector type); `row_step.rs` the batch-1 LSTM and GRU steps with the cell fused into
+//! the recurrent product (x86 levels); `pool.rs` the persistent worker threads that split one
 //! product by output blocks (native only); `rows.rs` the cell kernels of a step split by batch
 //! rows among them.
 //! Each output element is computed by one thread, in a fixed order, so results are the same bits
@@ -37,11 +37,11 @@
 pub mod aarch64_neon;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", all(target_arch = "wasm32", target_feature = "simd128")))]
 pub(crate) mod gemm;
-#[cfg(target_arch = "x86_64")]
-pub(crate) mod lstm_row;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", all(target_arch = "wasm32", target_feature = "simd128")))]
 pub(crate) mod pointwise;
 pub mod pool;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod row_step;
 pub mod rows;
 pub mod scalar;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -70,10 +70,14 @@ pub type LstmCellFn = fn(&mut [f32], Option<&[f32]>, &[f32], &mut [f32], &mut [f
 pub type GruCellFn = fn(&mut [f32], &[f32], &[f32], &mut [f32], &mut [f32], usize, usize);
 /// See `scalar::lstm_cell_backward`.
 pub type LstmCellBackwardFn = fn(&mut [f32], &mut [f32], &[f32], &[f32], &[f32], &[f32], &[f32], usize, usize);
-/// The batch-1 LSTM step, recurrent product and cell fused (lstm_row.rs): gates (4H; in
+/// The batch-1 LSTM step, recurrent product and cell fused (row_step.rs): gates (4H; in
 /// b_ih + x·W_ihᵀ, out the activations), b_hh, c_prev, c, tanh_c, out, h_prev (k), W_hh packed,
 /// hidden. Returns false, having done nothing, where the level has no fused step for these weights.
 pub type LstmRowFn = fn(&mut [f32], Option<&[f32]>, &[f32], &mut [f32], &mut [f32], &mut [f32], &[f32], &PackedB<'_, f32>, usize) -> bool;
+/// The batch-1 GRU (reset-after) step, fused likewise: gates (3H; in b_ih + x·W_ihᵀ, out r, z, n),
+/// b_hh, h_prev (H), hn_lin (H, out: W_hn h + b_hn), h (H, out), W_hh packed, hidden. Returns
+/// false, having done nothing, where the level has no fused step for these weights.
+pub type GruRowFn = fn(&mut [f32], Option<&[f32]>, &[f32], &mut [f32], &mut [f32], &PackedB<'_, f32>, usize) -> bool;
 /// See `scalar::gru_cell_backward`.
 pub type GruCellBackwardFn = fn(&mut [f32], &mut [f32], &mut [f32], &[f32], &[f32], &[f32], &[f32], usize, usize, bool);
 
@@ -94,6 +98,7 @@ pub struct Kernels {
     pub lstm_cell_backward: LstmCellBackwardFn,
     pub gru_cell_backward: GruCellBackwardFn,
     pub lstm_row: LstmRowFn,
+    pub gru_row: GruRowFn,
 }
 
 /// The B operand of a product repeated inside a time loop (the recurrent weights), prepared once
@@ -253,6 +258,7 @@ pub static SCALAR: Kernels = Kernels {
     lstm_cell_backward: scalar::lstm_cell_backward::<f32>,
     gru_cell_backward: scalar::gru_cell_backward::<f32>,
     lstm_row: scalar::lstm_row_unfused,
+    gru_row: scalar::gru_row_unfused,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -272,6 +278,7 @@ pub static AVX2_FMA: Kernels = Kernels {
     lstm_cell_backward: x86_avx2_fma::lstm_cell_backward,
     gru_cell_backward: x86_avx2_fma::gru_cell_backward,
     lstm_row: x86_avx2_fma::lstm_row,
+    gru_row: x86_avx2_fma::gru_row,
 };
 
 #[cfg(all(target_arch = "x86_64", rnnkit_avx512))]
@@ -291,6 +298,7 @@ pub static AVX512: Kernels = Kernels {
     lstm_cell_backward: x86_avx512::lstm_cell_backward,
     gru_cell_backward: x86_avx512::gru_cell_backward,
     lstm_row: x86_avx512::lstm_row,
+    gru_row: x86_avx512::gru_row,
 };
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -310,6 +318,7 @@ pub static SIMD128: Kernels = Kernels {
     lstm_cell_backward: wasm_simd128::lstm_cell_backward,
     gru_cell_backward: wasm_simd128::gru_cell_backward,
     lstm_row: scalar::lstm_row_unfused,
+    gru_row: scalar::gru_row_unfused,
 };
 
 #[cfg(target_arch = "aarch64")]
@@ -329,6 +338,7 @@ pub static NEON: Kernels = Kernels {
     lstm_cell_backward: aarch64_neon::lstm_cell_backward,
     gru_cell_backward: aarch64_neon::gru_cell_backward,
     lstm_row: scalar::lstm_row_unfused,
+    gru_row: scalar::gru_row_unfused,
 };
 
 /// 0 = not chosen yet; otherwise a `Level` code. (`OnceLock` needs Rust 1.70; MSRV is 1.63.)

@@ -86,6 +86,12 @@ pub fn lstm_row_unfused(_gates: &mut [f32], _b_hh: Option<&[f32]>, _c_prev: &[f3
     false
 }
 
+/// `Kernels::gru_row` of the levels without a fused batch-1 GRU step: runs nothing (the step
+/// runs `gemm_packed`, the bias and `gru_cell`).
+pub fn gru_row_unfused(_gates: &mut [f32], _b_hh: Option<&[f32]>, _h_prev: &[f32], _hn_lin: &mut [f32], _h: &mut [f32], _w_hh: &PackedB<'_, f32>, _hidden: usize) -> bool {
+    false
+}
+
 /// c (m, n; ldc) += a (m, k; lda) · B, B as described by `pb` (see `PackedB`), read directly.
 pub fn gemm_packed<T: Real>(c: &mut [T], ldc: usize, a: &[T], lda: usize, m: usize, pb: &PackedB<'_, T>) {
     if pb.trans {

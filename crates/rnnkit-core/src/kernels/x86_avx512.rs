@@ -16,7 +16,7 @@ use super::is_small as small;
 use super::pointwise::{self, F32Vec};
 use super::scalar::{self, ROUND, SIGN};
 use super::x86_avx2_fma as avx2;
-use super::lstm_row;
+use super::row_step;
 use super::{Level, PackedB, TnOut, FEW_ROWS};
 use std::arch::x86_64::*;
 
@@ -96,18 +96,19 @@ pub fn gemm_packed(c: &mut [f32], ldc: usize, a: &[f32], lda: usize, m: usize, p
     unsafe { gemm::packed_product::<Avx512>(c, ldc, a, lda, m, pb) }
 }
 
-/// The batch-1 LSTM step with the cell fused into the recurrent product (lstm_row.rs), when
+/// The fused batch-1 steps (row_step.rs): this level's panels, CPU check and group loop.
+const ROW: row_step::RowLevel<Avx512> = row_step::RowLevel { level: Level::Avx512, need_cpu, groups: row_groups_avx512, kernel: std::marker::PhantomData };
+
+/// The batch-1 LSTM step with the cell fused into the recurrent product (row_step.rs), when
 /// w_hh holds this level's panels and the gates split into whole panels; false: nothing run.
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_row(gates: &mut [f32], b_hh: Option<&[f32]>, c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], out: &mut [f32], h_prev: &[f32], w_hh: &PackedB<'_, f32>, hidden: usize) -> bool {
-    if !lstm_row::fits(w_hh, hidden, PANEL_WIDTH) || !gemm::packed_for::<Avx512>(w_hh, Level::Avx512) {
-        return false;
-    }
-    let p = lstm_row::RowPtrs::new(gates, b_hh, c_prev, c, tanh_c, out, h_prev, w_hh, hidden);
-    need_cpu();
-    // SAFETY: lengths checked by RowPtrs::new, panels packed by this level for (k, 4·hidden), CPU checked.
-    unsafe { lstm_row::run(&p, PANEL_WIDTH, lstm_groups_avx512) };
-    true
+    row_step::lstm(&ROW, gates, b_hh, c_prev, c, tanh_c, out, h_prev, w_hh, hidden)
+}
+
+/// The batch-1 GRU (reset-after) step, fused likewise (row_step.rs); false: nothing run.
+pub fn gru_row(gates: &mut [f32], b_hh: Option<&[f32]>, h_prev: &[f32], hn_lin: &mut [f32], h: &mut [f32], w_hh: &PackedB<'_, f32>, hidden: usize) -> bool {
+    row_step::gru(&ROW, gates, b_hh, h_prev, hn_lin, h, w_hh, hidden)
 }
 
 /// x ← σ(x).
@@ -242,13 +243,13 @@ unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize,
     gemm::packed_cols_v::<V16, 1, MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
 }
 
-/// `lstm_row::groups` on this level's panels.
+/// `row_step::groups` on this level's panels.
 ///
 /// # Safety
-/// As `lstm_row::groups`.
+/// As `row_step::groups`.
 #[target_feature(enable = "avx512f")]
-unsafe fn lstm_groups_avx512(p: &lstm_row::RowPtrs, u0: usize, u1: usize, reverse: bool) {
-    lstm_row::groups::<Avx512, V16, 1>(p, u0, u1, reverse)
+unsafe fn row_groups_avx512(p: &row_step::RowPtrs, u0: usize, u1: usize, reverse: bool) {
+    row_step::groups::<Avx512, V16, 1>(p, u0, u1, reverse)
 }
 
 // ---- pointwise: pointwise.rs's kernels on 16 lanes ----
