@@ -173,14 +173,20 @@ pub(crate) unsafe fn groups<K: MicroKernel, V: F32Vec, const NV: usize>(p: &RowP
         match p.cell {
             Cell::Lstm => {
                 // C is the gates row (x·W_ihᵀ + b_ih): the sums start from it.
-                let c = sums::<V, NV, 4>(p, u, |q, j| V::load(p.gates.add(q * p.hidden + j)));
+                let mut c = [[V::splat(0.0); NV]; 4];
+                for (q, c_q) in c.iter_mut().enumerate() {
+                    for (v, c_v) in c_q.iter_mut().enumerate() {
+                        *c_v = V::load(p.gates.add(q * p.hidden + u + v * V::LANES));
+                    }
+                }
+                let c = sums::<V, NV, 4>(p, u, c);
                 for v in 0..NV {
                     lstm_cell::<V>(p, u + v * V::LANES, [c[0][v], c[1][v], c[2][v], c[3][v]]);
                 }
             }
             Cell::Gru => {
                 // C is the zeroed recurrent row (W_hh h, then + b_hh).
-                let c = sums::<V, NV, 3>(p, u, |_, _| V::splat(0.0));
+                let c = sums::<V, NV, 3>(p, u, [[V::splat(0.0); NV]; 3]);
                 for v in 0..NV {
                     gru_cell::<V>(p, u + v * V::LANES, [c[0][v], c[1][v], c[2][v]]);
                 }
@@ -191,20 +197,15 @@ pub(crate) unsafe fn groups<K: MicroKernel, V: F32Vec, const NV: usize>(p: &RowP
 
 /// C + h·W_hhᵀ for units u..u+NR of each of the G gate blocks: per KC block, the G panels side by
 /// side (one h broadcast per k step, G·NV independent add chains), the block's sum added to C
-/// (`c0(q, j)`: C's value for gate q, unit j) as `packed_cols_v` adds it.
+/// (`c`: C's values, gate by gate) as `packed_cols_v` adds it. (No closures here: a closure does
+/// not take the level's target features, so the vector code in it might not be inlined.)
 ///
 /// # Safety
 /// As `groups`.
 #[inline(always)]
-unsafe fn sums<V: F32Vec, const NV: usize, const G: usize>(p: &RowPtrs, u: usize, c0: impl Fn(usize, usize) -> V) -> [[V; NV]; G] {
+unsafe fn sums<V: F32Vec, const NV: usize, const G: usize>(p: &RowPtrs, u: usize, mut c: [[V; NV]; G]) -> [[V; NV]; G] {
     let (h, l) = (p.hidden, V::LANES);
     let (nr, n_pad) = (NV * l, G * h);
-    let mut c = [[V::splat(0.0); NV]; G];
-    for (q, c_q) in c.iter_mut().enumerate() {
-        for (v, c_v) in c_q.iter_mut().enumerate() {
-            *c_v = c0(q, u + v * l);
-        }
-    }
     let mut p0 = 0;
     while p0 < p.k {
         let kc = scalar::KC.min(p.k - p0);
