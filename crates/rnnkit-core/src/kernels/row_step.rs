@@ -197,8 +197,9 @@ pub(crate) unsafe fn groups<K: MicroKernel, V: F32Vec, const NV: usize>(p: &RowP
 
 /// C + h·W_hhᵀ for units u..u+NR of each of the G gate blocks: per KC block, the G panels side by
 /// side (one h broadcast per k step, G·NV independent add chains), the block's sum added to C
-/// (`c`: C's values, gate by gate) as `packed_cols_v` adds it. (No closures here: a closure does
-/// not take the level's target features, so the vector code in it might not be inlined.)
+/// (`c`: C's values, gate by gate) as `packed_cols_v` adds it. (No closures here: a closure
+/// defined in these generic functions does not get the target features of the level function
+/// they are inlined into, so the vector code in it might not be inlined.)
 ///
 /// # Safety
 /// As `groups`.
