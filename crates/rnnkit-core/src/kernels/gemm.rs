@@ -136,8 +136,8 @@ const MAX_SEGS: usize = 2;
 pub(crate) const MIN_WORK_PER_THREAD: usize = 1 << 19;
 /// The same for the pinned few-row split (`split_cols_pinned`): its parts find their weights in
 /// the core's own cache, so smaller parts still pay. At 1 << 17 a batch-1 GRU with H = 256
-/// (192K per step) ran on one thread; split in two, its 256-step forward took 1.81-1.97 ms
-/// instead of 2.64-2.86 (2 threads, Node, alternating builds).
+/// (192K per step) ran on one thread; split in two, its 256-step forward took 1.89-1.97 ms
+/// (median of 300) instead of 2.75-2.86 (2 threads, Node, alternating builds, 3 rounds).
 const MIN_WORK_PER_PINNED: usize = 1 << 16;
 /// Parts per thread: threads claim parts as they come, so one that is descheduled (a busy
 /// machine) holds up at most a small part. (Results do not depend on the split.)
