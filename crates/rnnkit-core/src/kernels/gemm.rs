@@ -50,6 +50,15 @@ pub(crate) trait MicroKernel {
     /// As `few_rows_packed`; j < j_end ≤ n, j a multiple of NR.
     #[allow(clippy::too_many_arguments)]
     unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize);
+    /// `transpose_rows` for one full panel (`rows` = MR or NR); levels with an in-register
+    /// transpose override it. It only moves values, so every version fills the same panel.
+    ///
+    /// # Safety
+    /// As `transpose_rows`, and the CPU runs the variant's instructions.
+    #[inline(always)]
+    unsafe fn transpose_panel(dst: *mut f32, src: *const f32, ld: usize, rows: usize, kc: usize) {
+        transpose_rows(dst, src, ld, rows, kc)
+    }
     /// Panels `few_rows_packed` streams at once for one row (1, 2 or 4), and for two rows (1 or 2).
     const ROW_PANELS: usize = 4;
     const TWO_ROW_PANELS: usize = 2;
@@ -208,7 +217,7 @@ unsafe fn prefetch_span(p: *const f32, len: usize) {
 /// # Safety
 /// `src` holds rows × kc values at stride ld; `dst` holds kc · rows values.
 #[inline(always)]
-unsafe fn transpose_rows(dst: *mut f32, src: *const f32, ld: usize, rows: usize, kc: usize) {
+pub(crate) unsafe fn transpose_rows(dst: *mut f32, src: *const f32, ld: usize, rows: usize, kc: usize) {
     const LINE: usize = 64 / std::mem::size_of::<f32>();
     let mut p = 0;
     while p < kc {
@@ -272,7 +281,7 @@ unsafe fn pack_a<K: MicroKernel>(dst: &mut [f32], a: View, i0: usize, mc: usize,
         let mr = K::MR.min(mc - ir);
         let panel = &mut dst[off..off + kc * K::MR];
         if mr == K::MR {
-            transpose_rows(panel.as_mut_ptr(), a.ptr.add((i0 + ir) * a.ld + p0), a.ld, K::MR, kc);
+            K::transpose_panel(panel.as_mut_ptr(), a.ptr.add((i0 + ir) * a.ld + p0), a.ld, K::MR, kc);
         } else {
             for r in 0..K::MR {
                 if r < mr {
@@ -304,7 +313,7 @@ unsafe fn pack_b<K: MicroKernel>(dst: &mut [f32], b: View, p0: usize, kc: usize,
         let panel = &mut dst[off..off + kc * K::NR];
         if b.trans && nr == K::NR {
             // B(p, j) = b[j·ld + p]: each stored row is one column of the panel.
-            transpose_rows(panel.as_mut_ptr(), b.ptr.add((j0 + jr) * b.ld + p0), b.ld, K::NR, kc);
+            K::transpose_panel(panel.as_mut_ptr(), b.ptr.add((j0 + jr) * b.ld + p0), b.ld, K::NR, kc);
         } else if b.trans {
             for cidx in 0..K::NR {
                 if cidx < nr {

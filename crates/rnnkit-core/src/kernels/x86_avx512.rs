@@ -203,6 +203,9 @@ impl MicroKernel for Avx512 {
     unsafe fn packed_cols<const MA: usize, const NP: usize>(c: *mut f32, ldc: usize, a: View, i: usize, b: *const f32, n_pad: usize, j: usize, j_end: usize, k: usize) {
         packed_cols::<MA, NP>(c, ldc, a, i, b, n_pad, j, j_end, k)
     }
+    unsafe fn transpose_panel(dst: *mut f32, src: *const f32, ld: usize, rows: usize, kc: usize) {
+        avx2::transpose_panel(dst, src, ld, rows, kc)
+    }
 }
 
 /// The micro-kernel for the first M rows of a 16-row A panel: C (M × nr) += A · B over kc, one
