@@ -306,6 +306,28 @@ unsafe fn pack_a<K: MicroKernel>(dst: &mut [f32], a: View, i0: usize, mc: usize,
 /// # Safety
 /// The block lies inside the checked matrix `b`; dst holds ceil(nc/NR)·NR·kc values.
 unsafe fn pack_b<K: MicroKernel>(dst: &mut [f32], b: View, p0: usize, kc: usize, j0: usize, nc: usize) {
+    if !b.trans {
+        // Each k step of a panel is NR contiguous values of a stored row: walk the stored rows
+        // once, each dealt out to every panel (one sequential read stream; each panel's step is
+        // whole lines of the destination). Walking panel by panel instead read NR values of
+        // every row in turn, kc rows ld apart, and waited on each.
+        let full = nc / K::NR;
+        let tail = nc - full * K::NR;
+        assert!(dst.len() >= (full + (tail > 0) as usize) * kc * K::NR);
+        let d0 = dst.as_mut_ptr();
+        for p in 0..kc {
+            let src = b.ptr.add((p0 + p) * b.ld + j0);
+            for q in 0..full {
+                std::ptr::copy_nonoverlapping(src.add(q * K::NR), d0.add(q * kc * K::NR + p * K::NR), K::NR);
+            }
+            if tail > 0 {
+                let d = d0.add(full * kc * K::NR + p * K::NR);
+                std::ptr::copy_nonoverlapping(src.add(full * K::NR), d, tail);
+                std::ptr::write_bytes(d.add(tail), 0, K::NR - tail);
+            }
+        }
+        return;
+    }
     let mut off = 0;
     let mut jr = 0;
     while jr < nc {
