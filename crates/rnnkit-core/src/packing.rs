@@ -66,6 +66,12 @@ impl Packing {
         Ok(Packing { seq_len, batch, order, batch_sizes, offsets, rows })
     }
 
+    /// Whether packed (N, W) and padded are the same array: every sequence full length (so
+    /// the sorted order is the batch order) and time-major, or one sequence or one step.
+    pub fn is_identity(&self, batch_first: bool) -> bool {
+        self.rows == self.seq_len * self.batch && (!batch_first || self.batch == 1 || self.seq_len == 1)
+    }
+
     /// Index of the first element of (t, b) in a padded (T, B, W) or (B, T, W) tensor.
     #[inline]
     fn padded_at(&self, t: usize, b: usize, width: usize, batch_first: bool) -> usize {
@@ -127,6 +133,31 @@ mod tests {
         assert_eq!(p.batch_sizes, vec![4, 3, 3, 2, 2]);
         assert_eq!(p.offsets, vec![0, 4, 7, 10, 12]);
         assert_eq!(p.rows, 14);
+    }
+
+    /// `is_identity` exactly where `pack` copies the padded array unchanged.
+    #[test]
+    fn identity_exactly_where_pack_copies_unchanged() {
+        for seq_len in 1..4usize {
+            for batch in 1..4usize {
+                let mut cases: Vec<Option<Vec<i32>>> = vec![None, Some(vec![seq_len as i32; batch])];
+                if seq_len > 1 {
+                    let mut short = vec![seq_len as i32; batch];
+                    short[batch - 1] = 1;
+                    cases.push(Some(short));
+                }
+                for lengths in &cases {
+                    let p = Packing::new(lengths.as_deref(), seq_len, batch).unwrap();
+                    for batch_first in [false, true] {
+                        let padded: Vec<f32> = (0..seq_len * batch * 2).map(|v| v as f32).collect();
+                        let mut packed = vec![-1.0f32; p.rows * 2];
+                        p.pack(&mut packed, &padded, 2, batch_first);
+                        let unchanged = p.rows == seq_len * batch && packed == padded;
+                        assert_eq!(p.is_identity(batch_first), unchanged, "T {} B {} lengths {:?} batch_first {}", seq_len, batch, lengths, batch_first);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

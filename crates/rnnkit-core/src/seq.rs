@@ -639,15 +639,17 @@ pub fn seq_backward_dropout<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDrop
     let n = pk.rows;
     let params = cfg.layout();
     let mut ws = Workspace::new(cfg, batch);
-    // dY: dL/d(layer output), packed (N, D*P); starts as the packed d_output.
-    let mut dy = match b.d_output {
+    // dY: dL/d(layer output), packed (N, D*P); starts as the packed d_output, read in place
+    // (`None` here) where packing would copy it unchanged.
+    let mut dy_packed = match b.d_output {
+        Some(_) if pk.is_identity(cfg.batch_first) => None,
         Some(d) => {
             // pack writes all N rows.
             let mut dy = Scratch::<T>::unspecified(n * out_w);
             pk.pack(&mut dy, d, out_w, cfg.batch_first);
-            dy
+            Some(dy)
         }
-        None => Scratch::<T>::zeroed(n * out_w),
+        None => Some(Scratch::<T>::zeroed(n * out_w)),
     };
     let mut d_h0 = b.d_h0;
     let mut d_c0 = b.d_c0;
@@ -664,6 +666,11 @@ pub fn seq_backward_dropout<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDrop
         let in_w = cfg.layer_input(layer);
         let need_dx = layer > 0 || b.d_input.is_some();
         let mut dx = Scratch::<T>::zeroed(if need_dx { n * in_w } else { 0 });
+        let dy: &[T] = match (&dy_packed, b.d_output) {
+            (Some(packed), _) => packed,
+            (None, Some(d)) => d,
+            (None, None) => unreachable!("dy_packed is None only when d_output is given"),
+        };
         for dir in 0..s.dirs {
             let state = layer * s.dirs + dir;
             let lp = &params[state];
@@ -678,7 +685,7 @@ pub fn seq_backward_dropout<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDrop
                 Some(d) => pk.sort_state(&mut ws.c_state, &d[sh.clone()], s.h),
                 None => zero(&mut ws.c_state),
             }
-            direction_backward(cfg, &s, &pk, lp, b.params, b.cache, dcache, &dy, dir, &mut ws, &mut dgates, &mut dgates_hh, &mut dh_all);
+            direction_backward(cfg, &s, &pk, lp, b.params, b.cache, dcache, dy, dir, &mut ws, &mut dgates, &mut dgates_hh, &mut dh_all);
             // ws.h_state / c_state now hold dL/dh0, dL/dc0 of this (layer, direction).
             if let Some(d) = d_h0.as_deref_mut() {
                 pk.unsort_state(&mut d[sp], &ws.h_state, s.p);
@@ -697,7 +704,7 @@ pub fn seq_backward_dropout<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDrop
             for (g, &m) in dx.iter_mut().zip(b.cache[layout.layers[layer - 1].mask.clone()].iter()) {
                 *g *= m;
             }
-            dy = dx;
+            dy_packed = Some(dx);
         } else if let Some(d_input) = b.d_input.as_deref_mut() {
             pk.unpack(d_input, &dx, cfg.input_size, cfg.batch_first);
         }
