@@ -694,11 +694,19 @@ fn main() {
         let levels: Vec<&'static Kernels> = kernels::available().into_iter().filter_map(kernels::table).collect();
         let all = pool::threads();
         let counts: Vec<usize> = if all > 1 { vec![1, all] } else { vec![1] };
-        // train [CONFIG [THREADS]]: one configuration only, best level, 1 thread (for `perf record`).
+        // train [CONFIG [THREADS [LEVEL]]]: one configuration only, 1 thread and the best level
+        // unless given (for `perf record`).
         let only = std::env::args().nth(2);
         if only.is_some() {
             let th = std::env::args().nth(3).and_then(|v| v.parse().ok()).unwrap_or(1);
-            train(&levels[..1], &[th], 2.0, only.as_deref());
+            let level = match std::env::args().nth(4) {
+                Some(name) => match levels.iter().position(|k| k.level.name() == name) {
+                    Some(at) => at,
+                    None => panic!("train: no kernel level {:?} here (available: {:?})", name, levels.iter().map(|k| k.level.name()).collect::<Vec<_>>()),
+                },
+                None => 0,
+            };
+            train(&levels[level..level + 1], &[th], 2.0, only.as_deref());
         } else {
             train(&levels, &counts, 0.5, None);
         }
