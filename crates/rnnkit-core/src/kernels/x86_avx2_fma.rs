@@ -254,15 +254,19 @@ impl<const FUSED: bool> MicroKernel for Tile<FUSED> {
 }
 
 /// `gemm::transpose_rows` in 8 × 8 blocks through registers, for panels of a multiple of 8 rows
-/// (B's 16-column panels; A's 6-row panels take the scalar copy). Each group of 8 rows walks the
-/// whole kc before the next group, so a source line's second half is read right after its
-/// first (rows 4 KiB apart share an L1 set; see `transpose_rows`). The last kc mod 8 columns
-/// go through `transpose_rows`. (Measured: the scalar transpose was ~4 % of a train-lstm-m step.)
+/// (B's 16-column panels) and of 6 (A's panels here, `transpose_panel_6`; other heights take
+/// the scalar copy). Each group of 8 rows walks the whole kc before the next group, so a source
+/// line's second half is read right after its first (rows 4 KiB apart share an L1 set; see
+/// `transpose_rows`). The last kc mod 8 columns go through `transpose_rows`. (Measured: the
+/// scalar transpose was ~4 % of a train-lstm-m step.)
 ///
 /// # Safety
 /// As `gemm::transpose_rows`; CPU has AVX2.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn transpose_panel(dst: *mut f32, src: *const f32, ld: usize, rows: usize, kc: usize) {
+    if rows == 6 {
+        return transpose_panel_6(dst, src, ld, kc);
+    }
     if rows % 8 != 0 {
         return gemm::transpose_rows(dst, src, ld, rows, kc);
     }
@@ -284,6 +288,35 @@ pub(crate) unsafe fn transpose_panel(dst: *mut f32, src: *const f32, ld: usize, 
     }
     if whole < kc {
         gemm::transpose_rows(dst.add(whole * rows), src.add(whole), ld, rows, kc - whole);
+    }
+}
+
+/// `transpose_panel` for 6 rows: each 8-column block goes through `transpose8` with two empty
+/// rows; a column is 6 values, stored as 8 (the last two land on the next column's first two,
+/// which its own store then writes), the block's last column as 4 + 2 so nothing lands past it.
+///
+/// # Safety
+/// As `gemm::transpose_rows` with rows = 6; CPU has AVX2.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn transpose_panel_6(dst: *mut f32, src: *const f32, ld: usize, kc: usize) {
+    let whole = kc - kc % 8;
+    let mut p = 0;
+    while p < whole {
+        let mut r = [_mm256_setzero_ps(); 8];
+        for (q, rq) in r.iter_mut().enumerate().take(6) {
+            *rq = _mm256_loadu_ps(src.add(q * ld + p));
+        }
+        let cols = transpose8(r);
+        for (q, &col) in cols.iter().enumerate().take(7) {
+            _mm256_storeu_ps(dst.add((p + q) * 6), col);
+        }
+        let last = dst.add((p + 7) * 6);
+        _mm_storeu_ps(last, _mm256_castps256_ps128(cols[7]));
+        _mm_store_sd(last.add(4) as *mut f64, _mm_castps_pd(_mm256_extractf128_ps(cols[7], 1)));
+        p += 8;
+    }
+    if whole < kc {
+        gemm::transpose_rows(dst.add(whole * 6), src.add(whole), ld, 6, kc - whole);
     }
 }
 
@@ -711,15 +744,15 @@ unsafe fn gru_cell_backward_avx(dgates: &mut [f32], dgates_hh: &mut [f32], dh_pr
 mod tests {
     use super::*;
 
-    /// The in-register transpose fills the same panel as `gemm::transpose_rows`: 8, 16 and 24
-    /// rows (and 6, which takes the scalar copy), kc around the 8-column blocks, strides and
-    /// start offsets that put rows at every alignment.
+    /// The in-register transpose fills the same panel as `gemm::transpose_rows` and writes
+    /// nothing past it: 6, 8, 16 and 24 rows (and 5, which takes the scalar copy), kc around the
+    /// 8-column blocks, strides and start offsets that put rows at every alignment.
     #[test]
     fn transpose_panel_matches_transpose_rows() {
         if !detected() {
             return;
         }
-        for &rows in &[6usize, 8, 16, 24] {
+        for &rows in &[5usize, 6, 8, 16, 24] {
             for &kc in &[1usize, 7, 8, 9, 15, 16, 17, 63, 256] {
                 for &(ld, start) in &[(kc, 0usize), (kc + 3, 1), (1024, 5), (kc + 16, 7)] {
                     let src: Vec<f32> = (0..start + rows * ld).map(|i| i as f32 * 0.5 - 3.0).collect();
