@@ -332,6 +332,7 @@ pub fn seq_forward_packed<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDropou
         None => None,
     };
     let layout = CacheLayout::new(cfg, pk.rows, dropout);
+    let keep = b.cache.is_some();
     let mut scratch: Scratch<T>;
     let cache: &mut [T] = match b.cache {
         Some(c) => {
@@ -349,14 +350,23 @@ pub fn seq_forward_packed<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDropou
     for (v, h) in cache[..HEADER].iter_mut().zip(hdr.iter()) {
         *v = T::from_f64(*h);
     }
-    pk.pack(&mut cache[layout.x0.clone()], b.input, cfg.input_size, cfg.batch_first);
+    // Without a cache to keep, and with packing a plain copy, the first layer reads the input and
+    // the last layer writes the output where they are.
+    let in_place = !keep && pk.is_identity(cfg.batch_first);
+    if !in_place {
+        pk.pack(&mut cache[layout.x0.clone()], b.input, cfg.input_size, cfg.batch_first);
+    }
     let params = cfg.layout();
     let mut c_n = b.c_n;
     let mut ws = Workspace::new(cfg, batch);
 
     for (layer, lc) in layout.layers.iter().enumerate() {
         let (below, here) = cache.split_at_mut(lc.start);
-        let x: &[T] = if layer == 0 { &below[layout.x0.clone()] } else { &below[layout.layers[layer - 1].out.clone()] };
+        let x: &[T] = match layer {
+            0 if in_place => b.input,
+            0 => &below[layout.x0.clone()],
+            _ => &below[layout.layers[layer - 1].out.clone()],
+        };
         let shift = |r: &Range<usize>| r.start - lc.start..r.end - lc.start;
         let mut ranges = Vec::new();
         for d in &lc.dirs {
@@ -369,6 +379,7 @@ pub fn seq_forward_packed<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDropou
         let mut pieces = split_mut(here, &ranges);
         let mask = pieces.pop().unwrap_or_default();
         let out = pieces.pop().unwrap_or_default();
+        let out: &mut [T] = if in_place && layer + 1 == cfg.num_layers { &mut *b.output } else { out };
         let mut pieces = pieces.into_iter();
         for dir in 0..s.dirs {
             let mut next = || pieces.next().unwrap_or_default();
@@ -384,7 +395,7 @@ pub fn seq_forward_packed<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDropou
             let state = layer * s.dirs + dir;
             let lp = &params[state];
             let pre = prepacked.as_ref().map(|v| &v[state]);
-            direction_forward(cfg, &s, &pk, lp, b.params, pre, x, dc, out, dir, &mut ws, b.h0.map(|h| &h[state * batch * s.p..(state + 1) * batch * s.p]), b.c0.map(|c| &c[state * batch * s.h..(state + 1) * batch * s.h]));
+            direction_forward(cfg, &s, &pk, lp, b.params, pre, x, dc, keep, out, dir, &mut ws, b.h0.map(|h| &h[state * batch * s.p..(state + 1) * batch * s.p]), b.c0.map(|c| &c[state * batch * s.h..(state + 1) * batch * s.h]));
             pk.unsort_state(&mut b.h_n[state * batch * s.p..(state + 1) * batch * s.p], &ws.h_state, s.p);
             if let Some(c_n) = c_n.as_deref_mut() {
                 pk.unsort_state(&mut c_n[state * batch * s.h..(state + 1) * batch * s.h], &ws.c_state, s.h);
@@ -400,8 +411,10 @@ pub fn seq_forward_packed<T: Real>(cfg: &RnnConfig, dropout: Option<&LayerDropou
             }
         }
     }
-    let last = &layout.layers[cfg.num_layers - 1].out;
-    pk.unpack(b.output, &cache[last.clone()], s.dirs * s.p, cfg.batch_first);
+    if !in_place {
+        let last = &layout.layers[cfg.num_layers - 1].out;
+        pk.unpack(b.output, &cache[last.clone()], s.dirs * s.p, cfg.batch_first);
+    }
     Ok(())
 }
 
@@ -420,6 +433,7 @@ struct Workspace<T> {
     h_state: Vec<T>, // (B, P) sorted order
     c_state: Vec<T>, // (B, H)
     h_new: Vec<T>,   // (B, P)
+    c_new: Vec<T>,   // (B, H) LSTM without a cache
     hh: Vec<T>,      // (B, 3H) GRU recurrent product
     dh: Vec<T>,      // (B, P)
     dh_prev: Vec<T>, // (B, P)
@@ -434,6 +448,7 @@ impl<T: Real> Workspace<T> {
             h_state: vec![T::ZERO; batch * p],
             c_state: vec![T::ZERO; batch * h],
             h_new: vec![T::ZERO; batch * p],
+            c_new: if cfg.cell == CellKind::Lstm { vec![T::ZERO; batch * h] } else { Vec::new() },
             hh: vec![T::ZERO; batch * 3 * h],
             dh: vec![T::ZERO; batch * p],
             dh_prev: vec![T::ZERO; batch * p],
@@ -513,6 +528,7 @@ fn direction_forward<T: Real>(
     pre: Option<&StatePanels<'_>>,
     x: &[T],
     dc: DirSlices<'_, T>,
+    keep: bool,
     out: &mut [T],
     dir: usize,
     ws: &mut Workspace<T>,
@@ -556,36 +572,38 @@ fn direction_forward<T: Real>(
         let rp = r0 * p..(r0 + rows) * p;
         let rh = r0 * h..(r0 + rows) * h;
         let rg = r0 * gh..(r0 + rows) * gh;
-        copy(&mut dc.h_prev[rp.clone()], &ws.h_state[..rows * p]);
-        let h_new = &mut ws.h_new[..rows * p];
+        // With the cache kept (training), each step's h_prev and c_prev are saved there for
+        // backward; without one the step reads the state in place: fewer copies, and with
+        // threads each thread's units of c stay in its core's cache.
+        let (h_prev, h_new): (&[T], &mut [T]) = if keep {
+            copy(&mut dc.h_prev[rp.clone()], &ws.h_state[..rows * p]);
+            (&dc.h_prev[rp], &mut ws.h_new[..rows * p])
+        } else {
+            (&ws.h_state[..rows * p], &mut ws.h_new[..rows * p])
+        };
         match cfg.cell {
             CellKind::RnnTanh | CellKind::RnnRelu => {
-                rnn_step_forward(h_new, &mut dc.gates[rg], &dc.h_prev[rp], &w.hh, b_hh, cfg.cell == CellKind::RnnRelu, rows, h);
+                rnn_step_forward(h_new, &mut dc.gates[rg], h_prev, &w.hh, b_hh, cfg.cell == CellKind::RnnRelu, rows, h);
             }
             CellKind::Lstm => {
-                copy(&mut dc.c_prev[rh.clone()], &ws.c_state[..rows * h]);
                 let h_raw: &mut [T] = if w.hr.is_some() { &mut dc.h_raw[rh.clone()] } else { &mut [] };
-                lstm_step_forward(
-                    h_new,
-                    &mut dc.c[rh.clone()],
-                    &mut dc.tanh_c[rh.clone()],
-                    h_raw,
-                    &mut dc.gates[rg],
-                    &dc.h_prev[rp],
-                    &dc.c_prev[rh.clone()],
-                    &w.hh,
-                    b_hh,
-                    w.hr.as_ref(),
-                    rows,
-                    h,
-                    p,
-                );
-                copy(&mut ws.c_state[..rows * h], &dc.c[rh]);
+                let (c_prev, c): (&[T], &mut [T]) = if keep {
+                    copy(&mut dc.c_prev[rh.clone()], &ws.c_state[..rows * h]);
+                    (&dc.c_prev[rh.clone()], &mut dc.c[rh.clone()])
+                } else {
+                    (&ws.c_state[..rows * h], &mut ws.c_new[..rows * h])
+                };
+                lstm_step_forward(h_new, c, &mut dc.tanh_c[rh.clone()], h_raw, &mut dc.gates[rg], h_prev, c_prev, &w.hh, b_hh, w.hr.as_ref(), rows, h, p);
+                if keep {
+                    copy(&mut ws.c_state[..rows * h], &dc.c[rh]);
+                } else {
+                    take_state(&mut ws.c_state, &mut ws.c_new, rows * h);
+                }
             }
             CellKind::GruResetAfter | CellKind::GruResetBefore => {
                 let reset_after = cfg.cell == CellKind::GruResetAfter;
                 let hn: &mut [T] = if reset_after { &mut dc.hn_lin[rh] } else { &mut [] };
-                gru_step_forward(h_new, hn, &mut dc.gates[rg], &mut ws.hh, &dc.h_prev[rp], &w.hh, w.hn.as_ref(), b_hh, reset_after, rows, h);
+                gru_step_forward(h_new, hn, &mut dc.gates[rg], &mut ws.hh, h_prev, &w.hh, w.hn.as_ref(), b_hh, reset_after, rows, h);
             }
         }
         for j in 0..rows {
