@@ -38,6 +38,7 @@ pub mod real;
 pub mod rng;
 pub mod sample;
 pub mod seq;
+pub mod sum;
 
 pub use config::{CellKind, RnnConfig};
 pub use error::{Error, ErrorCode};

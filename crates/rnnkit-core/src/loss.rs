@@ -1,5 +1,5 @@
-//! Losses, each returning the loss value (accumulated in f64) and writing dL/dinput in the same
-//! pass. Reduction: mean (default, PyTorch's) or sum.
+//! Losses, each returning the loss value (accumulated in f64; MSE in `sum.rs`'s partial sums) and
+//! writing dL/dinput in the same pass. Reduction: mean (default, PyTorch's) or sum.
 //!
 //! - cross-entropy over classes, fused with a numerically stable log-softmax:
 //!   loss_n = logsumexp(z_n) − z_n[y_n];  dz = (softmax(z) − onehot(y)) · scale.
@@ -10,6 +10,7 @@
 use crate::error::{Error, Result};
 use crate::math;
 use crate::real::Real;
+use crate::sum::{combine, LANES};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reduction {
@@ -123,17 +124,43 @@ pub fn mse<T: Real>(d_pred: Option<&mut [T]>, pred: &[T], target: &[T], reductio
         Reduction::Mean => 1.0 / pred.len().max(1) as f64,
         Reduction::Sum => 1.0,
     };
-    let mut d = d_pred;
+    let d = d_pred;
     if let Some(d) = d.as_deref() {
         same_len("d_pred", d.len(), pred.len())?;
     }
-    let mut total = 0.0;
-    for (i, (&p, &t)) in pred.iter().zip(target).enumerate() {
-        let e = p.to_f64() - t.to_f64();
-        total += e * e;
-        if let Some(d) = d.as_deref_mut() {
-            d[i] = T::from_f64(2.0 * e * scale);
+    // Chunks of LANES values, value i into partial sum i mod LANES (see sum.rs).
+    let n = pred.len();
+    let full = n - n % LANES;
+    let mut s = [0.0f64; LANES];
+    let err = |p: T, t: T| p.to_f64() - t.to_f64();
+    match d {
+        Some(d) => {
+            let d = &mut d[..n];
+            for ((p8, t8), d8) in pred[..full].chunks_exact(LANES).zip(target[..full].chunks_exact(LANES)).zip(d[..full].chunks_exact_mut(LANES)) {
+                for j in 0..LANES {
+                    let e = err(p8[j], t8[j]);
+                    d8[j] = T::from_f64(2.0 * e * scale);
+                    s[j] += e * e;
+                }
+            }
+            for i in full..n {
+                let e = err(pred[i], target[i]);
+                d[i] = T::from_f64(2.0 * e * scale);
+                s[i - full] += e * e;
+            }
+        }
+        None => {
+            for (p8, t8) in pred[..full].chunks_exact(LANES).zip(target[..full].chunks_exact(LANES)) {
+                for j in 0..LANES {
+                    let e = err(p8[j], t8[j]);
+                    s[j] += e * e;
+                }
+            }
+            for i in full..n {
+                let e = err(pred[i], target[i]);
+                s[i - full] += e * e;
+            }
         }
     }
-    Ok(total * scale)
+    Ok(combine(&s) * scale)
 }

@@ -3,6 +3,7 @@
 //! owned by the caller. Arithmetic per element in f64, stored as f32.
 
 use crate::error::{Error, Result};
+use crate::sum::{combine, LANES};
 
 fn check(what: &str, params: &[f32], other: &[f32]) -> Result<()> {
     if other.len() != params.len() {
@@ -179,18 +180,24 @@ pub fn adagrad_step(params: &mut [f32], grads: &[f32], sum: &mut [f32], h: &Adag
 
 /// Σ x², the number of non-finite values and the index of the first one (−1 if none).
 pub fn grad_stats(x: &[f32]) -> (f64, usize, i64) {
-    let (mut ss, mut bad, mut first) = (0.0f64, 0usize, -1i64);
-    for (i, &v) in x.iter().enumerate() {
-        if v.is_finite() {
-            ss += (v as f64) * (v as f64);
-        } else {
-            bad += 1;
-            if first < 0 {
-                first = i as i64;
-            }
+    // Non-finite values count 0 in the sum; chunks of LANES into sum.rs's partial sums, the
+    // count without a branch (vector code); the first bad index only when there is one.
+    let full = x.len() - x.len() % LANES;
+    let mut s = [0.0f64; LANES];
+    let mut bad = 0usize;
+    let square = |v: f32| if v.is_finite() { (v as f64) * (v as f64) } else { 0.0 };
+    for x8 in x[..full].chunks_exact(LANES) {
+        for j in 0..LANES {
+            s[j] += square(x8[j]);
+            bad += !x8[j].is_finite() as usize;
         }
     }
-    (ss, bad, first)
+    for (j, &v) in x[full..].iter().enumerate() {
+        s[j] += square(v);
+        bad += !v.is_finite() as usize;
+    }
+    let first = if bad > 0 { x.iter().position(|v| !v.is_finite()).map_or(-1, |i| i as i64) } else { -1 };
+    (combine(&s), bad, first)
 }
 
 pub fn scale(x: &mut [f32], factor: f64) {
